@@ -1,0 +1,1 @@
+"""Assets by layer: ingest (raw, from the APIs), staging, marts, exports."""

@@ -1,0 +1,55 @@
+"""dlt pipelines: one per provider and run, each in its own working directory.
+
+Runs that share a pipeline name and working directory race each other (a backfill and a
+schedule firing together), so every run gets a fresh directory; dlt restores schema and state
+from the destination. Telemetry is off: the project runs offline.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+import dlt
+from dlt.pipeline.pipeline import Pipeline
+
+
+def pipeline_name(provider: str) -> str:
+    return f"payments_{provider}"
+
+
+@contextmanager
+def run_pipeline(
+    provider: str, destination: Any, dataset_name: str, workdir_root: Path | None = None
+) -> Iterator[Pipeline]:
+    """A pipeline in a private temporary working directory, removed afterwards."""
+    root = Path(workdir_root) if workdir_root else None
+    if root:
+        root.mkdir(parents=True, exist_ok=True)
+    workdir = tempfile.mkdtemp(prefix=f"dlt-{provider}-", dir=root)
+    try:
+        yield dlt.pipeline(
+            pipeline_name=pipeline_name(provider),
+            pipelines_dir=workdir,
+            destination=destination,
+            dataset_name=dataset_name,
+            progress=None,
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def duckdb_destination(path: str | Path) -> Any:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return dlt.destinations.duckdb(credentials=str(path))
+
+
+def postgres_destination(url: str) -> Any:
+    return dlt.destinations.postgres(credentials=url)

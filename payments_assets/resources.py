@@ -1,0 +1,164 @@
+"""The only doors to the outside world: provider credentials, the warehouse, the notifier.
+
+Secrets arrive as `EnvVar`s, so the UI, run config and snapshots show a variable's name, never its
+value. URLs and paths are not secret: they take the environment's value when it is set at load
+and the provider YAML's default otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from .pipelines import duckdb_destination, postgres_destination, run_pipeline
+from .sources import Connection
+from .specs import OAuth2Auth, ProviderSpec, resolve_url
+
+DEFAULT_DUCKDB_PATH = "data/payments.duckdb"
+
+
+class ProviderCredentials(dg.ConfigurableResource):
+    """One provider account's endpoint and secrets; which secrets depends on its auth type."""
+
+    base_url: str | None = Field(default=None, description="Overrides the YAML's base_url.")
+    token_url: str | None = Field(default=None, description="Overrides the YAML's token_url.")
+    client_id: str | None = None
+    client_secret: str | None = None
+    api_key: str | None = None
+    token: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+    def connection(self, spec: ProviderSpec) -> Connection:
+        auth = spec.client.auth
+        token_url = None
+        if isinstance(auth, OAuth2Auth):
+            token_url = self.token_url or resolve_url(auth.token_url, {})
+        secrets = {name: getattr(self, name) or "" for name in spec.secret_fields}
+        base_url = self.base_url or resolve_url(spec.client.base_url, {})
+        return Connection(base_url=base_url, secrets=secrets, token_url=token_url)
+
+
+class Warehouse(dg.ConfigurableResource):
+    """Where the data lands: DuckDB by default, Postgres by configuration; and SQL on it."""
+
+    kind: str = Field(default="duckdb", description="duckdb or postgres")
+    duckdb_path: str = DEFAULT_DUCKDB_PATH
+    postgres_url: str | None = Field(default=None, description="postgresql://… (secret)")
+    workdir: str = Field(default="data/dlt", description="Parent of per-run dlt working dirs.")
+
+    def dataset(self, provider: str) -> str:
+        return provider
+
+    def dlt_destination(self) -> Any:
+        if self.kind == "postgres":
+            if not self.postgres_url:
+                raise ValueError("PAYMENTS_DESTINATION=postgres needs PAYMENTS_POSTGRES_URL")
+            return postgres_destination(self.postgres_url)
+        return duckdb_destination(self.duckdb_path)
+
+    @contextmanager
+    def pipeline(self, provider: str) -> Iterator[Any]:
+        with run_pipeline(
+            provider, self.dlt_destination(), self.dataset(provider), Path(self.workdir)
+        ) as pipeline:
+            yield pipeline
+
+    @contextmanager
+    def connect(self) -> Iterator[Any]:
+        """A DB-API connection to the warehouse (DuckDB or psycopg2), closed afterwards."""
+        if self.kind == "postgres":
+            import psycopg2
+
+            connection = psycopg2.connect(self.postgres_url)
+            try:
+                yield connection
+                connection.commit()
+            finally:
+                connection.close()
+            return
+        import duckdb
+
+        Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
+        connection = duckdb.connect(self.duckdb_path)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def query(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        with self.connect() as connection:
+            cursor = connection.cursor()
+            cursor.execute(sql, params) if params is not None else cursor.execute(sql)
+            return list(cursor.fetchall()) if cursor.description else []
+
+    def table_exists(self, schema: str, table: str) -> bool:
+        rows = self.query(
+            "select count(*) from information_schema.tables where table_schema = %s and "
+            "table_name = %s"
+            if self.kind == "postgres"
+            else "select count(*) from information_schema.tables where table_schema = ? and "
+            "table_name = ?",
+            (schema, table),
+        )
+        return bool(rows and rows[0][0])
+
+
+def env_or(name: str, default: Any, environ: Mapping[str, str] | None = None) -> Any:
+    """`EnvVar(name)` when the variable is set at load (its value stays out of the UI)."""
+    environ = os.environ if environ is None else environ
+    return dg.EnvVar(name) if environ.get(name) else default
+
+
+def credentials_key(provider: str) -> str:
+    """The resource key of a provider's credentials (one resource per provider account)."""
+    return f"{provider}_credentials"
+
+
+def provider_credentials(
+    spec: ProviderSpec, environ: Mapping[str, str] | None = None
+) -> ProviderCredentials:
+    auth = spec.client.auth
+    secrets = {name: dg.EnvVar(getattr(auth, name).env) for name in spec.secret_fields}
+    urls: dict[str, Any] = {}
+    if not isinstance(spec.client.base_url, str):
+        urls["base_url"] = env_or(spec.client.base_url.env, None, environ)
+    if isinstance(auth, OAuth2Auth) and not isinstance(auth.token_url, str):
+        urls["token_url"] = env_or(auth.token_url.env, None, environ)
+    return ProviderCredentials(**secrets, **{k: v for k, v in urls.items() if v is not None})
+
+
+def destination_kind(environ: Mapping[str, str] | None = None) -> str:
+    environ = os.environ if environ is None else environ
+    kind = environ.get("PAYMENTS_DESTINATION", "duckdb")
+    if kind not in ("duckdb", "postgres"):
+        raise ValueError(f"PAYMENTS_DESTINATION must be duckdb or postgres, not '{kind}'")
+    return kind
+
+
+def warehouse(environ: Mapping[str, str] | None = None) -> Warehouse:
+    return Warehouse(
+        kind=destination_kind(environ),
+        duckdb_path=env_or("PAYMENTS_DUCKDB_PATH", DEFAULT_DUCKDB_PATH, environ),
+        postgres_url=env_or("PAYMENTS_POSTGRES_URL", None, environ),
+        workdir=env_or("PAYMENTS_DLT_WORKDIR", "data/dlt", environ),
+    )
+
+
+def build_resources(
+    specs: Sequence[ProviderSpec], environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Every resource the code location needs, reading which variables are set in `environ`."""
+    from dagster_dlt import DagsterDltResource
+
+    return {
+        "dlt": DagsterDltResource(),
+        "warehouse": warehouse(environ),
+        **{credentials_key(spec.name): provider_credentials(spec, environ) for spec in specs},
+    }

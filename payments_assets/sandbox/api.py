@@ -1,0 +1,100 @@
+"""The provider-facing endpoints: OAuth2 token issue and every list resource.
+
+A data request goes through the same gate for every provider (count, latency, auth, rate
+limit, injected fault, random failure) before its page is built, so faults behave alike
+everywhere.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from payments_assets.sandbox.auth import check_request, client_credentials
+from payments_assets.sandbox.catalog import Resource
+from payments_assets.sandbox.errors import ApiError, error_body
+from payments_assets.sandbox.faults import status_of
+from payments_assets.sandbox.paging import build_page
+from payments_assets.sandbox.responses import FastJSONResponse, html_page, truncated_json
+from payments_assets.sandbox.state import SandboxState
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+TOKEN_PATH = "/gateway/oauth/token"
+
+
+def refusal(provider: str, error: ApiError) -> Response:
+    return FastJSONResponse(error_body(provider, error), error.status, headers=error.headers)
+
+
+def token_endpoint(state: SandboxState) -> Endpoint:
+    async def issue_token(request: Request) -> Response:
+        state.stats.requests[TOKEN_PATH] += 1
+        try:
+            client_credentials(request.headers, await request.body())
+        except ApiError as error:
+            state.stats.auth_failures += error.status == 401
+            return refusal("gateway", error)
+        state.stats.tokens_issued += 1
+        body = {
+            "access_token": state.tokens.issue(),
+            "token_type": "Bearer",
+            "expires_in": state.tokens.ttl,
+        }
+        return FastJSONResponse(body, headers={"Cache-Control": "no-store"})
+
+    return issue_token
+
+
+def _gate(state: SandboxState, resource: Resource, request: Request) -> Response | str | None:
+    """Refuse or fail the request as configured; else return the injected fault kind, if any."""
+    provider = resource.provider
+    try:
+        check_request(provider, request.headers, request.query_params, state.tokens)
+    except ApiError as error:
+        state.stats.auth_failures += 1
+        return refusal(provider, error)
+    if not state.buckets[provider].allow():
+        state.stats.faults["429"] += 1
+        limited = ApiError(429, "rate_limited", "too many requests", {"Retry-After": "1"})
+        return refusal(provider, limited)
+    kind = state.faults.take(request.url.path)
+    status = status_of(kind) if kind else state.failures.draw()
+    if status is not None:
+        state.stats.faults[str(status)] += 1
+        return refusal(provider, ApiError(status, "server_error", f"sandbox fault {status}"))
+    return kind
+
+
+def _faulty(resource: Resource, kind: str, page: dict[str, Any]) -> Response:
+    if kind in ("html", "html_500"):
+        return html_page(500 if kind == "html_500" else 200)
+    if kind == "truncated_json":
+        return truncated_json(page)
+    if kind == "missing_selector":
+        return FastJSONResponse({k: v for k, v in page.items() if k != resource.data_key})
+    return FastJSONResponse(page)
+
+
+def list_endpoint(state: SandboxState, resource: Resource) -> Endpoint:
+    dataset = state.datasets[resource.key]
+
+    async def list_records(request: Request) -> Response:
+        state.stats.requests[resource.path] += 1
+        if state.options.latency_ms:
+            await asyncio.sleep(state.options.latency_ms / 1000)
+        gate = _gate(state, resource, request)
+        if isinstance(gate, Response):
+            return gate
+        try:
+            page = build_page(dataset, request.query_params, endless=gate == "endless_cursor")
+        except ApiError as error:
+            return refusal(resource.provider, error)
+        if gate is None:
+            return FastJSONResponse(page)
+        state.stats.faults["500" if gate == "html_500" else gate] += 1
+        return _faulty(resource, gate, page)
+
+    return list_records

@@ -1,0 +1,186 @@
+"""What the sandbox serves: one entry per provider resource, as docs/sandbox.md describes it.
+
+The server, the record generator and the tests all read this table, so a path, an envelope or a
+window parameter is written down exactly once.
+"""
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Literal
+
+BALANCE_CURRENCIES: tuple[str, ...] = ("usd", "eur", "gbp", "jpy", "chf", "cad")
+
+
+class Paging(str, Enum):
+    """How a resource pages, named after what the client has to follow."""
+
+    NEXT_CURSOR = "next_cursor"  # gateway: {"data", "next_cursor"}
+    OFFSET_HAS_MORE = "offset_has_more"  # gateway: {"data", "has_more"}
+    OFFSET_TOTAL = "offset_total"  # billing: {"object": "list", "data", "total"}
+    AFTER_CURSOR = "after_cursor"  # direct_debit: {"<resource>", "meta": {"cursors": ...}}
+    OFFSET_SHORT_PAGE = "offset_short_page"  # commerce: {"data"}; a short page is the end
+    SINGLE_PAGE = "single_page"  # gateway balances: {"data"}
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One list endpoint: where it lives, how it pages and filters, and what its rows look like."""
+
+    provider: str
+    name: str
+    path: str
+    paging: Paging
+    data_key: str
+    primary_key: str
+    id_prefix: str
+    statuses: tuple[str, ...]
+    default_limit: int = 100
+    max_limit: int = 100
+    time_field: str | None = "updated_at"
+    time_format: Literal["iso", "epoch"] = "iso"
+    window_params: tuple[str, str] | None = None
+    updates: bool = True
+    fixed_ids: tuple[str, ...] | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.provider, self.name)
+
+    def record_id(self, index: int) -> str:
+        """Stable id of the record at `index` (`txn_000001` for index 0)."""
+        if self.fixed_ids is not None:
+            return self.fixed_ids[index]
+        return f"{self.id_prefix}{index + 1:06d}"
+
+    def index_of(self, record_id: str) -> int | None:
+        """Inverse of `record_id`; None when the id cannot belong to this resource."""
+        if self.fixed_ids is not None:
+            return self.fixed_ids.index(record_id) if record_id in self.fixed_ids else None
+        digits = record_id.removeprefix(self.id_prefix)
+        if digits == record_id or not digits.isdigit() or int(digits) < 1:
+            return None
+        return int(digits) - 1
+
+
+def _gateway(
+    name: str, route: str, paging: Paging, prefix: str, statuses: tuple[str, ...]
+) -> Resource:
+    return Resource(
+        provider="gateway",
+        name=name,
+        path=f"/gateway/v1/{route}",
+        paging=paging,
+        data_key="data",
+        primary_key="id",
+        id_prefix=prefix,
+        statuses=statuses,
+        window_params=("updated_from", "updated_to"),
+    )
+
+
+def _billing(name: str, prefix: str, statuses: tuple[str, ...]) -> Resource:
+    return Resource(
+        provider="billing",
+        name=name,
+        path=f"/billing/v1/{name}",
+        paging=Paging.OFFSET_TOTAL,
+        data_key="data",
+        primary_key="id",
+        id_prefix=prefix,
+        statuses=statuses,
+        window_params=("updated_gte", "updated_lt"),
+    )
+
+
+def _direct_debit(name: str, prefix: str, statuses: tuple[str, ...]) -> Resource:
+    return Resource(
+        provider="direct_debit",
+        name=name,
+        path=f"/direct_debit/v1/{name}",
+        paging=Paging.AFTER_CURSOR,
+        data_key=name,
+        primary_key="id",
+        id_prefix=prefix,
+        statuses=statuses,
+        default_limit=50,
+        max_limit=500,
+        window_params=("updated_at[gte]", "updated_at[lt]"),
+    )
+
+
+def _commerce(
+    name: str, prefix: str, statuses: tuple[str, ...], time_field: str | None
+) -> Resource:
+    windows = {
+        "occurred": ("occurred_gte", "occurred_lt"),
+        "first_seen": ("first_seen_gte", "first_seen_lt"),
+    }
+    return Resource(
+        provider="commerce",
+        name=name,
+        path=f"/commerce/v1/{name}",
+        paging=Paging.OFFSET_SHORT_PAGE,
+        data_key="data",
+        primary_key=f"{name.removesuffix('s')}_id",
+        id_prefix=prefix,
+        statuses=statuses,
+        max_limit=500,
+        time_field=time_field,
+        time_format="epoch" if time_field == "first_seen" else "iso",
+        window_params=windows.get(time_field or ""),
+        updates=False,
+    )
+
+
+RESOURCES: tuple[Resource, ...] = (
+    _gateway(
+        "transactions",
+        "transactions",
+        Paging.NEXT_CURSOR,
+        "txn_",
+        ("pending", "succeeded", "failed", "refunded", "disputed"),
+    ),
+    Resource(
+        provider="gateway",
+        name="balances",
+        path="/gateway/v1/balances",
+        paging=Paging.SINGLE_PAGE,
+        data_key="data",
+        primary_key="id",
+        id_prefix="bal_",
+        statuses=("available", "frozen"),
+        fixed_ids=tuple(f"bal_{currency}" for currency in BALANCE_CURRENCIES),
+        updates=False,
+    ),
+    _gateway(
+        "list_payments",
+        "payments",
+        Paging.OFFSET_HAS_MORE,
+        "pay_",
+        ("requires_capture", "captured", "settled", "voided", "failed"),
+    ),
+    _billing("customers", "cus_", ("active", "inactive", "archived")),
+    _billing("invoices", "in_", ("draft", "open", "paid", "void", "uncollectible")),
+    _billing("charges", "ch_", ("pending", "succeeded", "failed")),
+    _billing("subscriptions", "sub_", ("trialing", "active", "past_due", "canceled", "unpaid")),
+    _billing("refunds", "re_", ("pending", "succeeded", "failed", "canceled")),
+    _direct_debit(
+        "payments",
+        "PM",
+        ("pending_submission", "submitted", "confirmed", "paid_out", "failed", "cancelled"),
+    ),
+    _direct_debit(
+        "refunds", "RF", ("created", "pending_submission", "submitted", "paid", "bounced")
+    ),
+    _direct_debit(
+        "mandates", "MD", ("pending_submission", "submitted", "active", "failed", "cancelled")
+    ),
+    _direct_debit("payouts", "PO", ("pending", "paid", "bounced")),
+    _commerce("charges", "chg_", ("authorized", "captured", "declined", "refunded"), "occurred"),
+    _commerce("products", "prod_", ("active", "draft", "archived"), None),
+    _commerce("customers", "cust_", ("active", "blocked"), "first_seen"),
+    _commerce("subscriptions", "csub_", ("active", "paused", "cancelled"), "first_seen"),
+)
+
+BY_KEY: dict[tuple[str, str], Resource] = {resource.key: resource for resource in RESOURCES}
+PROVIDERS: tuple[str, ...] = ("gateway", "billing", "direct_debit", "commerce")

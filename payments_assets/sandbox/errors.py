@@ -1,0 +1,30 @@
+"""How each provider words a refusal, so clients are tested against realistic error bodies.
+
+Handlers raise `ApiError`; the app turns it into the provider's JSON shape and status code.
+"""
+
+from typing import Any
+
+
+class ApiError(Exception):
+    """A request the sandbox refuses: HTTP status, a short machine code and a human message."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def error_body(provider: str, error: ApiError) -> dict[str, Any]:
+    """The JSON body `provider` would send for `error`."""
+    if provider == "gateway":
+        return {"error": error.code, "error_description": error.message}
+    if provider == "billing":
+        return {"error": {"type": error.code, "message": error.message}}
+    if provider == "direct_debit":
+        return {"error": {"code": error.status, "type": error.code, "message": error.message}}
+    return {"error": error.code, "message": error.message}

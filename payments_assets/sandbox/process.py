@@ -1,0 +1,146 @@
+"""Run a sandbox in a subprocess for tests and benchmarks, and steer it over HTTP.
+
+A real process on a real port is what pipelines meet in production (sockets, uvicorn,
+separate memory), and it cannot share state with the test that drives it.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from payments_assets.sandbox.credentials import sandbox_env
+from payments_assets.sandbox.options import SandboxOptions
+
+HOST = "127.0.0.1"
+START_TIMEOUT = 20.0
+STOP_TIMEOUT = 5.0
+
+
+class SandboxStartError(RuntimeError):
+    """The sandbox process died or did not answer `/__stats` in time; carries its output."""
+
+
+class SandboxHandle:
+    """A running sandbox: where it listens, the env that points clients at it, its controls."""
+
+    def __init__(self, port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+        self.port = port
+        self.process = process
+        self._log = log
+        self._http = requests.Session()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return sandbox_env(HOST, self.port)
+
+    def output(self) -> str:
+        """Everything the server process has printed so far (stdout and stderr)."""
+        return self._log.read_text(errors="replace")
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = self._http.request(method, self.base_url + path, json=body, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def stats(self) -> dict[str, Any]:
+        return self._call("GET", "/__stats")
+
+    def reset_stats(self) -> None:
+        self._call("DELETE", "/__stats")
+
+    def inject_fault(self, path: str, kind: str, count: int | None = None) -> None:
+        self._call("POST", "/__faults", {"path": path, "kind": kind, "count": count})
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/__faults")
+
+    def touch(
+        self, provider: str, resource: str, id: str, updated_at: str | None = None
+    ) -> dict[str, Any]:
+        """Move a record's update time (default now, clamped into the data range)."""
+        body = {} if updated_at is None else {"updated_at": updated_at}
+        return self._call("POST", f"/__records/{provider}/{resource}/{id}/touch", body)
+
+    def close(self) -> None:
+        self._http.close()
+        self.process.terminate()
+        try:
+            self.process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def _start(options: SandboxOptions, log: Path) -> SandboxHandle:
+    port = _free_port()
+    command = [sys.executable, "-m", "payments_assets.sandbox", "--host", HOST, "--port", str(port)]
+    # Importable even from a source tree that was never installed.
+    root = str(Path(__file__).resolve().parents[2])
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+    }
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [*command, *options.to_args()], stdout=sink, stderr=subprocess.STDOUT, env=env
+        )
+    handle = SandboxHandle(port, process, log)
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SandboxStartError(
+                f"sandbox on port {port} exited with code {process.returncode}:\n{handle.output()}"
+            )
+        try:
+            handle.stats()
+            return handle
+        except requests.RequestException:
+            time.sleep(0.05)
+    handle.close()
+    raise SandboxStartError(
+        f"sandbox on port {port} did not answer /__stats within {START_TIMEOUT:.0f} s:\n"
+        f"{handle.output()}"
+    )
+
+
+@contextmanager
+def running_sandbox(**options: Any) -> Iterator[SandboxHandle]:
+    """Start `payments-sandbox` with `options` (SandboxOptions fields) on a free loopback port.
+
+    >>> with running_sandbox(records=200, start=date(2026, 10, 1), seed=1) as sandbox:
+    ...     requests.get(sandbox.env["PAYMENTS_BILLING_BASE_URL"] + "/v1/charges", ...)
+    """
+    settings = SandboxOptions(**options)  # bad options fail here, not in the child
+    with tempfile.TemporaryDirectory(prefix="payments-sandbox-") as folder:
+        log = Path(folder) / "server.log"
+        for attempt in range(3):
+            try:
+                handle = _start(settings, log)
+                break
+            except SandboxStartError as error:
+                # Another process may grab the free port between probe and bind: try another.
+                if attempt == 2 or "address already in use" not in str(error).lower():
+                    raise
+        try:
+            yield handle
+        finally:
+            handle.close()

@@ -1,0 +1,349 @@
+"""The shape of every record the sandbox serves, built on demand from its index.
+
+Each record gets its own `random.Random` seeded by (seed, provider, resource, index), so any
+page can be generated without the pages before it, and the same options give the same bytes.
+"""
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from payments_assets.sandbox import vocabulary as words
+from payments_assets.sandbox.cards import TEST_BINS, make_non_luhn_number, make_pan
+from payments_assets.sandbox.catalog import BALANCE_CURRENCIES, BY_KEY, Resource
+from payments_assets.sandbox.timeline import to_iso
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Draw:
+    """Everything a builder may use: its private RNG, the record's times and the dataset size."""
+
+    rng: random.Random
+    index: int
+    created: int
+    updated: int
+    count: int
+    touches: int = 0
+
+    def ref(self, provider: str, resource: str) -> str:
+        """Id of a random record in another resource, so joins in the warehouse resolve."""
+        return BY_KEY[(provider, resource)].record_id(self.rng.randrange(self.count))
+
+    def status(self, resource: Resource) -> str:
+        """The record's status; each touch moves it one step on, so a touch is a visible change."""
+        drawn = resource.statuses.index(self.rng.choice(resource.statuses))
+        return resource.statuses[(drawn + self.touches) % len(resource.statuses)]
+
+
+def _card(draw: Draw, with_pan: bool) -> Record:
+    brand = draw.rng.choice(tuple(TEST_BINS))
+    pan = make_pan(brand, draw.rng)
+    card: Record = {
+        "brand": brand,
+        "last4": pan[-4:],
+        "exp_month": draw.rng.randint(1, 12),
+        "exp_year": draw.rng.randint(2027, 2033),
+    }
+    if with_pan:  # a leak masking has to catch, as it happens in real exports
+        card["number"] = pan
+    return card
+
+
+def _times(draw: Draw) -> Record:
+    return {"created_at": to_iso(draw.created), "updated_at": to_iso(draw.updated)}
+
+
+def _gateway_transaction(r: Resource, d: Draw) -> Record:
+    currency = d.rng.choice(words.CARD_CURRENCIES)
+    name = d.rng.choice(words.PEOPLE)
+    return {
+        "id": r.record_id(d.index),
+        "object": "transaction",
+        "type": d.rng.choice(("sale", "authorization", "capture", "refund")),
+        "amount": words.pick_amount(d.rng, currency),
+        "currency": currency,
+        "status": d.status(r),
+        "description": words.pick_description(d.rng),
+        "customer": {"name": name, "email": words.email_for(name, d.index + 1)},
+        "card": _card(d, with_pan=d.rng.random() < 0.2),
+        "billing_address": words.address(d.rng),
+        "metadata": {
+            "order_ref": make_non_luhn_number(d.rng),
+            "channel": d.rng.choice(("web", "pos", "mobile")),
+        },
+        **_times(d),
+    }
+
+
+def _gateway_balance(r: Resource, d: Draw) -> Record:
+    currency = BALANCE_CURRENCIES[d.index].upper()
+    return {
+        "id": r.record_id(d.index),
+        "object": "balance",
+        "currency": currency,
+        "available": words.pick_amount(d.rng, currency, 10_000, 50_000_000),
+        "pending": words.pick_amount(d.rng, currency, 0, 5_000_000),
+        "reserved": 0 if d.rng.random() < 0.5 else words.pick_amount(d.rng, currency, 0, 100_000),
+        "status": d.status(r),
+        "updated_at": to_iso(d.updated),
+    }
+
+
+def _gateway_payment(r: Resource, d: Draw) -> Record:
+    currency = d.rng.choice(words.CARD_CURRENCIES)
+    status = d.status(r)
+    return {
+        "id": r.record_id(d.index),
+        "transaction_id": d.ref("gateway", "transactions"),
+        "amount": words.pick_amount(d.rng, currency),
+        "currency": currency,
+        "status": status,
+        "method": d.rng.choice(("card", "bank_transfer", "wallet")),
+        "captured_at": to_iso(d.updated) if status in ("captured", "settled") else None,
+        **_times(d),
+    }
+
+
+def _billing_customer(r: Resource, d: Draw) -> Record:
+    name = d.rng.choice(words.PEOPLE)
+    return {
+        "id": r.record_id(d.index),
+        "object": "customer",
+        "name": name,
+        "email": words.email_for(name, d.index + 1),
+        "phone": words.pick_phone(d.rng),
+        "address": words.address(d.rng),
+        "currency": d.rng.choice(words.CARD_CURRENCIES),
+        "status": d.status(r),
+        "delinquent": d.rng.random() < 0.05,
+        "metadata": {"segment": d.rng.choice(("smb", "enterprise", "consumer"))},
+        **_times(d),
+    }
+
+
+def _billing_invoice(r: Resource, d: Draw) -> Record:
+    currency = d.rng.choice(words.CARD_CURRENCIES)
+    lines = [
+        {"description": d.rng.choice(words.PRODUCTS), "amount": words.pick_amount(d.rng, currency)}
+        for _ in range(d.rng.randint(1, 4))
+    ]
+    total = sum(line["amount"] for line in lines)
+    status = d.status(r)
+    return {
+        "id": r.record_id(d.index),
+        "object": "invoice",
+        "number": f"INV-{d.index + 1:07d}",
+        "customer_id": d.ref("billing", "customers"),
+        "status": status,
+        "currency": currency,
+        "amount_due": total,
+        "amount_paid": total if status == "paid" else 0,
+        "lines": lines,
+        "due_date": to_iso(d.created + 14 * 86400)[:10],
+        **_times(d),
+    }
+
+
+def _billing_charge(r: Resource, d: Draw) -> Record:
+    currency = d.rng.choice(words.CARD_CURRENCIES)
+    status = d.status(r)
+    return {
+        "id": r.record_id(d.index),
+        "object": "charge",
+        "customer_id": d.ref("billing", "customers"),
+        "invoice_id": d.ref("billing", "invoices") if d.rng.random() < 0.6 else None,
+        "amount": words.pick_amount(d.rng, currency),
+        "currency": currency,
+        "status": status,
+        "paid": status == "succeeded",
+        "description": words.pick_description(d.rng),
+        "payment_method_details": {"type": "card", "card": _card(d, with_pan=False)},
+        **_times(d),
+    }
+
+
+def _billing_subscription(r: Resource, d: Draw) -> Record:
+    currency = d.rng.choice(words.CARD_CURRENCIES)
+    interval = d.rng.choice(("month", "year"))
+    return {
+        "id": r.record_id(d.index),
+        "object": "subscription",
+        "customer_id": d.ref("billing", "customers"),
+        "status": d.status(r),
+        "plan": {
+            "id": f"plan_{interval}_{currency.lower()}",
+            "name": d.rng.choice(words.PRODUCTS[:2]),
+            "amount": words.pick_amount(d.rng, currency, 500, 50_000),
+            "currency": currency,
+            "interval": interval,
+        },
+        "quantity": d.rng.randint(1, 25),
+        "cancel_at_period_end": d.rng.random() < 0.1,
+        "current_period_start": to_iso(d.created),
+        "current_period_end": to_iso(d.created + (30 if interval == "month" else 365) * 86400),
+        **_times(d),
+    }
+
+
+def _billing_refund(r: Resource, d: Draw) -> Record:
+    currency = d.rng.choice(words.CARD_CURRENCIES)
+    return {
+        "id": r.record_id(d.index),
+        "object": "refund",
+        "charge_id": d.ref("billing", "charges"),
+        "amount": words.pick_amount(d.rng, currency, 100, 50_000),
+        "currency": currency,
+        "reason": d.rng.choice((None, "duplicate", "fraudulent", "requested_by_customer")),
+        "status": d.status(r),
+        **_times(d),
+    }
+
+
+def _debit_payment(r: Resource, d: Draw) -> Record:
+    currency = d.rng.choice(words.DEBIT_CURRENCIES)
+    return {
+        "id": r.record_id(d.index),
+        "mandate_id": d.ref("direct_debit", "mandates"),
+        "payout_id": d.ref("direct_debit", "payouts") if d.rng.random() < 0.5 else None,
+        "amount": words.pick_amount(d.rng, currency),
+        "amount_refunded": 0,
+        "currency": currency,
+        "charge_date": to_iso(d.created + 3 * 86400)[:10],
+        "description": words.pick_description(d.rng),
+        "reference": f"REF-{d.rng.randrange(10**8):08d}",
+        "status": d.status(r),
+        "metadata": {} if d.rng.random() < 0.5 else {"invoice": d.ref("billing", "invoices")},
+        **_times(d),
+    }
+
+
+def _debit_refund(r: Resource, d: Draw) -> Record:
+    currency = d.rng.choice(words.DEBIT_CURRENCIES)
+    return {
+        "id": r.record_id(d.index),
+        "payment_id": d.ref("direct_debit", "payments"),
+        "amount": words.pick_amount(d.rng, currency, 100, 50_000),
+        "currency": currency,
+        "reference": f"RFD-{d.rng.randrange(10**8):08d}",
+        "status": d.status(r),
+        **_times(d),
+    }
+
+
+def _debit_mandate(r: Resource, d: Draw) -> Record:
+    given, _, family = d.rng.choice(words.PEOPLE).partition(" ")
+    return {
+        "id": r.record_id(d.index),
+        "reference": f"MANDATE-{d.index + 1:06d}",
+        "scheme": d.rng.choice(("bacs", "sepa_core", "autogiro", "becs")),
+        "status": d.status(r),
+        "customer": {
+            "given_name": given,
+            "family_name": family or None,
+            "email": words.email_for(given, d.index + 1),
+            "address": words.address(d.rng),
+        },
+        "next_possible_charge_date": to_iso(d.updated + 2 * 86400)[:10],
+        **_times(d),
+    }
+
+
+def _debit_payout(r: Resource, d: Draw) -> Record:
+    currency = d.rng.choice(words.DEBIT_CURRENCIES)
+    amount = words.pick_amount(d.rng, currency, 10_000, 5_000_000)
+    return {
+        "id": r.record_id(d.index),
+        "amount": amount,
+        "deducted_fees": amount // 100,
+        "currency": currency,
+        "status": d.status(r),
+        "arrival_date": to_iso(d.created + 2 * 86400)[:10],
+        "reference": f"PAYOUT-{d.index + 1:06d}",
+        **_times(d),
+    }
+
+
+def _commerce_charge(r: Resource, d: Draw) -> Record:
+    currency = d.rng.choice(words.SHOP_CURRENCIES)
+    return {
+        "charge_id": r.record_id(d.index),
+        "occurred": to_iso(d.updated),
+        "description": words.pick_description(d.rng),
+        "amount": words.pick_amount(d.rng, currency),
+        "currency": currency,
+        "status": d.status(r),
+        "customer_id": d.ref("commerce", "customers"),
+    }
+
+
+def _commerce_product(r: Resource, d: Draw) -> Record:
+    currency = d.rng.choice(words.SHOP_CURRENCIES)
+    return {
+        "product_id": r.record_id(d.index),
+        "name": f"{d.rng.choice(words.PRODUCTS)} #{d.index + 1}",
+        "description": words.pick_description(d.rng),
+        "amount": words.pick_amount(d.rng, currency, 100, 100_000),
+        "currency": currency,
+        "status": d.status(r),
+    }
+
+
+def _commerce_customer(r: Resource, d: Draw) -> Record:
+    name = d.rng.choice(words.PEOPLE)
+    return {
+        "customer_id": r.record_id(d.index),
+        "first_seen": d.updated,
+        "name": name,
+        "email": words.email_for(name, d.index + 1),
+        "phone": words.pick_phone(d.rng),
+    }
+
+
+def _commerce_subscription(r: Resource, d: Draw) -> Record:
+    currency = d.rng.choice(words.SHOP_CURRENCIES)
+    return {
+        "subscription_id": r.record_id(d.index),
+        "first_seen": d.updated,
+        "status": d.status(r),
+        "amount": words.pick_amount(d.rng, currency, 500, 20_000),
+        "currency": currency,
+        "customer_id": d.ref("commerce", "customers"),
+    }
+
+
+BUILDERS: dict[tuple[str, str], Callable[[Resource, Draw], Record]] = {
+    ("gateway", "transactions"): _gateway_transaction,
+    ("gateway", "balances"): _gateway_balance,
+    ("gateway", "list_payments"): _gateway_payment,
+    ("billing", "customers"): _billing_customer,
+    ("billing", "invoices"): _billing_invoice,
+    ("billing", "charges"): _billing_charge,
+    ("billing", "subscriptions"): _billing_subscription,
+    ("billing", "refunds"): _billing_refund,
+    ("direct_debit", "payments"): _debit_payment,
+    ("direct_debit", "refunds"): _debit_refund,
+    ("direct_debit", "mandates"): _debit_mandate,
+    ("direct_debit", "payouts"): _debit_payout,
+    ("commerce", "charges"): _commerce_charge,
+    ("commerce", "products"): _commerce_product,
+    ("commerce", "customers"): _commerce_customer,
+    ("commerce", "subscriptions"): _commerce_subscription,
+}
+
+
+def build_record(
+    resource: Resource,
+    seed: int,
+    index: int,
+    created: int,
+    updated: int,
+    count: int,
+    touches: int = 0,
+) -> Record:
+    """The record at `index`, identical for identical arguments."""
+    rng = random.Random(f"{seed}:{resource.provider}:{resource.name}:{index}")
+    draw = Draw(rng, index, created, updated, count, touches)
+    return BUILDERS[resource.key](resource, draw)

@@ -1,0 +1,172 @@
+"""Authenticators for the four auth types of the provider dialect, built on dlt's own.
+
+dlt's OAuth2 client refreshes on its own clock only; providers also revoke tokens early, so ours
+also refreshes when a request comes back 401 (and resends it once), refreshes a little before
+expiry, and shares one token per (token URL, client id) across resources and runs in a process.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from dlt.sources.helpers.rest_client.auth import (
+    APIKeyAuth,
+    AuthConfigBase,
+    BearerTokenAuth,
+    HttpBasicAuth,
+)
+from requests import PreparedRequest, Response, Session
+from requests.auth import AuthBase
+
+from ..specs import ApiKeyAuth, BasicAuth, BearerAuth, OAuth2Auth
+from .errors import ProviderError
+
+
+class TokenRequestError(ProviderError):
+    """The token endpoint refused the client credentials or answered garbage."""
+
+
+@dataclass
+class _Token:
+    value: str
+    expires_at: float
+
+
+class _TokenCache:
+    """Tokens by (token URL, client id), so every resource of a provider shares one."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[tuple[str, str], _Token] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> _Token | None:
+        with self._lock:
+            return self._tokens.get(key)
+
+    def put(self, key: tuple[str, str], token: _Token) -> None:
+        with self._lock:
+            self._tokens[key] = token
+
+    def drop(self, key: tuple[str, str], value: str) -> None:
+        with self._lock:
+            if (current := self._tokens.get(key)) and current.value == value:
+                del self._tokens[key]
+
+
+TOKENS = _TokenCache()
+
+
+class OAuth2ClientCredentialsAuth(AuthConfigBase):
+    """OAuth2 client credentials: cached until shortly before expiry, refreshed on 401.
+
+    An `AuthConfigBase` only because dlt's rest_api accepts no other auth objects; it is built
+    from resolved values, so dlt's configuration resolution is skipped.
+    """
+
+    __is_resolved__ = True
+
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        session: Session,
+        scope: str | None = None,
+    ) -> None:
+        self.token_url, self.scope = token_url, scope
+        self._client_id, self._client_secret = client_id, client_secret
+        self._session = session
+        self._key = (token_url, client_id)
+        self._refresh_lock = threading.Lock()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> OAuth2ClientCredentialsAuth:
+        # dlt deep-copies the source config to validate it; a token holder is shared, not copied.
+        return self
+
+    def _fetch_token(self) -> _Token:
+        data = {"grant_type": "client_credentials"}
+        if self.scope:
+            data["scope"] = self.scope
+        # A plain post, not the retrying session's hooks: the token call has its own errors.
+        response = self._session.post(
+            self.token_url,
+            data=data,
+            auth=(self._client_id, self._client_secret),
+            hooks={"response": []},
+        )
+        if response.status_code != 200:
+            raise TokenRequestError(
+                f"token request to {_path(self.token_url)} answered HTTP {response.status_code}: "
+                "check the client id and secret for this provider"
+            )
+        try:
+            body = response.json()
+            value = str(body["access_token"])
+        except (ValueError, KeyError, TypeError):
+            raise TokenRequestError(
+                f"token response from {_path(self.token_url)} has no access_token"
+            ) from None
+        lifetime = float(body.get("expires_in", 3600))
+        # Refresh before expiry: 10% of the lifetime, at most 60 s, early.
+        return _Token(value, time.monotonic() + lifetime - min(60.0, lifetime * 0.1))
+
+    def token(self, stale: str | None = None) -> str:
+        if stale is not None:
+            TOKENS.drop(self._key, stale)
+        current = TOKENS.get(self._key)
+        if current and current.expires_at > time.monotonic():
+            return current.value
+        with self._refresh_lock:
+            current = TOKENS.get(self._key)
+            if current and current.expires_at > time.monotonic():
+                return current.value
+            fresh = self._fetch_token()
+            TOKENS.put(self._key, fresh)
+            return fresh.value
+
+    def __call__(self, request: PreparedRequest) -> PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.token()}"
+        request.register_hook("response", self._retry_on_401)
+        return request
+
+    def _retry_on_401(self, response: Response, **kwargs: Any) -> Response:
+        if response.status_code != 401 or getattr(response.request, "_token_retried", False):
+            return response
+        stale = response.request.headers.get("Authorization", "").removeprefix("Bearer ")
+        response.content  # noqa: B018 - drain the body so the connection can be reused
+        response.close()
+        retry = response.request.copy()
+        retry.headers["Authorization"] = f"Bearer {self.token(stale=stale)}"
+        retry._token_retried = True  # type: ignore[attr-defined]
+        resent = response.connection.send(retry, **kwargs)
+        resent.history.append(response)
+        resent.request = retry
+        return resent
+
+
+def _path(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path or "/"
+
+
+def build_auth(
+    spec: OAuth2Auth | ApiKeyAuth | BearerAuth | BasicAuth,
+    secrets: dict[str, str],
+    token_url: str | None,
+    session: Session,
+) -> AuthBase | AuthConfigBase:
+    """The requests authenticator for a provider's auth block and its resolved secrets."""
+    if isinstance(spec, OAuth2Auth):
+        assert token_url is not None
+        return OAuth2ClientCredentialsAuth(
+            token_url, secrets["client_id"], secrets["client_secret"], session, spec.scope
+        )
+    if isinstance(spec, ApiKeyAuth):
+        return APIKeyAuth(name=spec.name, api_key=secrets["api_key"], location=spec.location)
+    if isinstance(spec, BearerAuth):
+        return BearerTokenAuth(token=secrets["token"])
+    return HttpBasicAuth(username=secrets["username"], password=secrets["password"])

@@ -1,0 +1,78 @@
+"""Every response is checked before dlt reads it: status, JSON, and the data selector.
+
+Without this, an HTML error page fails deep inside dlt with a JSON decode error, and a response
+whose data selector matches nothing "succeeds" with zero rows (an offset paginator then stops
+early, silently losing the rest). Parsing once here and handing dlt the parsed body also saves
+the two further parses dlt would do per page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from dlt.common import jsonpath
+from requests import HTTPError, Response
+
+from .errors import ProviderHTTPError, ProviderResponseError
+
+_HINTS = {
+    401: "The credentials were refused: check this provider's credential environment variables.",
+    403: "The credentials lack access to this resource: check the account's permissions.",
+    404: "The path does not exist: check base_url and the resource's path in the provider YAML.",
+}
+
+
+def response_checker(
+    provider: str, resource: str, data_selector: str, retry_statuses: frozenset[int]
+) -> Callable[..., Response]:
+    """A requests response hook for one resource (used as a rest_api `response_action`)."""
+    selector = jsonpath.compile_path(data_selector)
+
+    def check(response: Response, *args: Any, **kwargs: Any) -> Response:
+        path = urlsplit(response.url).path
+        status = response.status_code
+        if status in retry_statuses:
+            # An HTTPError carrying the response lets dlt's retry see the status and back off.
+            raise HTTPError(f"{provider}/{resource}: HTTP {status} on {path}", response=response)
+        if status >= 400:
+            hint = _HINTS.get(status, "")
+            raise ProviderHTTPError(provider, resource, path, status, hint)
+        content_type = response.headers.get("Content-Type", "")
+        if "json" not in content_type:
+            raise ProviderResponseError(
+                provider,
+                resource,
+                path,
+                f"expected JSON, got {content_type or 'no content type'} (HTTP {status}): "
+                f"{_preview(response)}",
+            )
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
+            raise ProviderResponseError(
+                provider,
+                resource,
+                path,
+                f"the body is not valid JSON ({exc}): {_preview(response)}",
+            ) from None
+        if data_selector != "$" and not jsonpath.find_values(selector, body):
+            keys = sorted(body) if isinstance(body, dict) else type(body).__name__
+            raise ProviderResponseError(
+                provider,
+                resource,
+                path,
+                f"the data selector '{data_selector}' matches nothing in the response "
+                f"(top-level keys: {keys}); the API changed or the provider YAML is wrong",
+            )
+        response.json = lambda **_: body  # type: ignore[method-assign]
+        return response
+
+    return check
+
+
+def _preview(response: Response) -> str:
+    text = response.content[:120].decode("utf-8", "replace").replace("\n", " ")
+    return repr(text)

@@ -1,0 +1,636 @@
+"""The sandbox keeps the promises of docs/sandbox.md, checked over HTTP against a real server.
+
+Paths, envelopes, parameters and credentials below are copied from the contract, not imported
+from the implementation, so a drift between the two fails here.
+"""
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+import requests
+
+from payments_assets.sandbox import SandboxHandle
+
+Factory = Callable[..., SandboxHandle]
+TIMEOUT = 10
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One list resource as the contract describes it."""
+
+    provider: str
+    resource: str
+    path: str
+    paging: str
+    time_field: str | None = "updated_at"
+    window: tuple[str, str] | None = None
+    epoch: bool = False
+
+    @property
+    def id(self) -> str:
+        return f"{self.provider}/{self.resource}"
+
+    @property
+    def data_key(self) -> str:
+        return self.resource if self.provider == "direct_debit" else "data"
+
+
+_GATEWAY_WINDOW = ("updated_from", "updated_to")
+_BILLING_WINDOW = ("updated_gte", "updated_lt")
+_DEBIT_WINDOW = ("updated_at[gte]", "updated_at[lt]")
+
+LISTS = [
+    Endpoint(
+        "gateway", "transactions", "/gateway/v1/transactions", "next_cursor", window=_GATEWAY_WINDOW
+    ),
+    Endpoint(
+        "gateway", "list_payments", "/gateway/v1/payments", "has_more", window=_GATEWAY_WINDOW
+    ),
+    *(
+        Endpoint("billing", name, f"/billing/v1/{name}", "total", window=_BILLING_WINDOW)
+        for name in ("customers", "invoices", "charges", "subscriptions", "refunds")
+    ),
+    *(
+        Endpoint("direct_debit", name, f"/direct_debit/v1/{name}", "after", window=_DEBIT_WINDOW)
+        for name in ("payments", "refunds", "mandates", "payouts")
+    ),
+    Endpoint(
+        "commerce",
+        "charges",
+        "/commerce/v1/charges",
+        "short_page",
+        "occurred",
+        ("occurred_gte", "occurred_lt"),
+    ),
+    Endpoint("commerce", "products", "/commerce/v1/products", "short_page", None),
+    *(
+        Endpoint(
+            "commerce",
+            name,
+            f"/commerce/v1/{name}",
+            "short_page",
+            "first_seen",
+            ("first_seen_gte", "first_seen_lt"),
+            epoch=True,
+        )
+        for name in ("customers", "subscriptions")
+    ),
+]
+WINDOWED = [endpoint for endpoint in LISTS if endpoint.window]
+BY_ID = {endpoint.id: endpoint for endpoint in LISTS}
+PRIMARY_KEYS = {
+    "charges": "charge_id",
+    "products": "product_id",
+    "customers": "customer_id",
+    "subscriptions": "subscription_id",
+}
+
+CLIENT_ID = "sandbox_gateway_client"
+CLIENT_SECRET = "gw_test_secret_5f1c9e2a7b"
+API_KEY = "bk_test_key_8d3e4f6a1c"
+DEBIT_TOKEN = "dd_test_token_2b7c9d0e4f"
+COMMERCE_USER, COMMERCE_PASSWORD = "sandbox_commerce_user", "cm_test_password_6a0f3b8c2d"
+
+
+def epoch(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+
+
+def luhn_valid(number: str) -> bool:
+    """Independent Luhn check, so the test does not trust the generator's own."""
+    digits = [int(d) for d in reversed(number)]
+    total = sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(digits))
+    return total % 10 == 0
+
+
+def gateway_token(sandbox: SandboxHandle) -> str:
+    response = requests.post(
+        f"{sandbox.base_url}/gateway/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+        },
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+class Client:
+    """A minimal client for one sandbox that authenticates and pages as the contract says."""
+
+    def __init__(self, sandbox: SandboxHandle) -> None:
+        self.sandbox = sandbox
+        self.http = requests.Session()
+        self._token: str | None = None
+
+    def get(self, endpoint: Endpoint, **params: Any) -> requests.Response:
+        headers: dict[str, str] = {}
+        auth = None
+        if endpoint.provider == "gateway":
+            self._token = self._token or gateway_token(self.sandbox)
+            headers["Authorization"] = f"Bearer {self._token}"
+        elif endpoint.provider == "billing":
+            params["api_key"] = API_KEY
+        elif endpoint.provider == "direct_debit":
+            headers["Authorization"] = f"Bearer {DEBIT_TOKEN}"
+        else:
+            auth = (COMMERCE_USER, COMMERCE_PASSWORD)
+        url = self.sandbox.base_url + endpoint.path
+        return self.http.get(url, params=params, headers=headers, auth=auth, timeout=TIMEOUT)
+
+    def page(self, endpoint: Endpoint, **params: Any) -> dict[str, Any]:
+        response = self.get(endpoint, **params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def walk(
+        self, endpoint: Endpoint, limit: int, window: dict[str, Any] | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Every record of a resource, following its paginator; also the number of requests."""
+        params: dict[str, Any] = {"limit": limit, **(window or {})}
+        rows: list[dict[str, Any]] = []
+        for requests_made in range(1, 10_000):
+            body = self.page(endpoint, **params)
+            data = body[endpoint.data_key]
+            rows += data
+            if endpoint.paging == "next_cursor":
+                if body["next_cursor"] is None:
+                    return rows, requests_made
+                params["cursor"] = body["next_cursor"]
+            elif endpoint.paging == "after":
+                if body["meta"]["cursors"]["after"] is None:
+                    return rows, requests_made
+                params["after"] = body["meta"]["cursors"]["after"]
+            else:
+                params["offset"] = params.get("offset", 0) + limit
+                if endpoint.paging == "has_more" and not body["has_more"]:
+                    return rows, requests_made
+                if endpoint.paging == "total" and params["offset"] >= body["total"]:
+                    return rows, requests_made
+                if endpoint.paging == "short_page" and len(data) < limit:
+                    return rows, requests_made
+        raise AssertionError(f"{endpoint.id} never reached its last page")
+
+
+def key_of(endpoint: Endpoint) -> str:
+    return PRIMARY_KEYS[endpoint.resource] if endpoint.provider == "commerce" else "id"
+
+
+def moment_of(endpoint: Endpoint, record: dict[str, Any]) -> int:
+    value = record[endpoint.time_field or ""]
+    return value if endpoint.epoch else epoch(value)
+
+
+def window_params(endpoint: Endpoint, low: str, high: str) -> dict[str, Any]:
+    assert endpoint.window is not None
+    bounds = (epoch(low), epoch(high)) if endpoint.epoch else (low, high)
+    return dict(zip(endpoint.window, bounds, strict=True))
+
+
+@pytest.fixture
+def client(sandbox: SandboxHandle) -> Client:
+    return Client(sandbox)
+
+
+@pytest.fixture
+def clean(sandbox: SandboxHandle) -> Iterator[SandboxHandle]:
+    """The session sandbox with no faults and zeroed counters, left without faults afterwards."""
+    sandbox.clear_faults()
+    sandbox.reset_stats()
+    yield sandbox
+    sandbox.clear_faults()
+
+
+# --- credentials -------------------------------------------------------------------------
+
+
+def test_token_is_issued_for_form_or_basic_client_credentials(sandbox: SandboxHandle) -> None:
+    url = f"{sandbox.base_url}/gateway/oauth/token"
+    by_form = requests.post(
+        url,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+        },
+        timeout=TIMEOUT,
+    )
+    by_basic = requests.post(
+        url,
+        data={"grant_type": "client_credentials"},
+        auth=(CLIENT_ID, CLIENT_SECRET),
+        timeout=TIMEOUT,
+    )
+    tokens = [by_form.json(), by_basic.json()]
+    assert [t["token_type"] for t in tokens] == ["Bearer", "Bearer"]
+    assert [t["expires_in"] for t in tokens] == [3600, 3600]
+    assert tokens[0]["access_token"] != tokens[1]["access_token"]
+
+
+def test_wrong_client_secret_gets_no_token(sandbox: SandboxHandle) -> None:
+    response = requests.post(
+        f"{sandbox.base_url}/gateway/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": "x"},
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize(
+    ("endpoint_id", "bad"),
+    [
+        ("gateway/transactions", {}),
+        ("gateway/transactions", {"headers": {"Authorization": "Bearer gw_at_forged"}}),
+        ("billing/charges", {}),
+        ("billing/charges", {"params": {"api_key": "bk_test_key_wrong"}}),
+        ("direct_debit/payments", {}),
+        ("direct_debit/payments", {"headers": {"Authorization": "Bearer dd_wrong"}}),
+        ("commerce/charges", {}),
+        ("commerce/charges", {"auth": (COMMERCE_USER, "wrong")}),
+    ],
+)
+def test_missing_or_wrong_credentials_are_refused(
+    sandbox: SandboxHandle, client: Client, endpoint_id: str, bad: dict[str, Any]
+) -> None:
+    endpoint = BY_ID[endpoint_id]
+    refused = requests.get(sandbox.base_url + endpoint.path, timeout=TIMEOUT, **bad)
+    assert refused.status_code == 401
+    assert "error" in refused.json()
+    assert client.get(endpoint).status_code == 200
+
+
+def test_expired_token_is_refused(sandbox_factory: Factory) -> None:
+    short_lived = sandbox_factory(token_ttl=1)
+    token = gateway_token(short_lived)
+    url = short_lived.base_url + "/gateway/v1/transactions"
+    headers = {"Authorization": f"Bearer {token}"}
+    assert requests.get(url, headers=headers, timeout=TIMEOUT).status_code == 200
+    time.sleep(1.2)
+    expired = requests.get(url, headers=headers, timeout=TIMEOUT)
+    assert expired.status_code == 401
+    assert expired.json()["error"] == "invalid_token"
+
+
+def test_expire_tokens_fault_revokes_every_issued_token(clean: SandboxHandle) -> None:
+    url = clean.base_url + "/gateway/v1/balances"
+    old = gateway_token(clean)
+    clean.inject_fault("/gateway", "expire_tokens")
+    refused = requests.get(url, headers={"Authorization": f"Bearer {old}"}, timeout=TIMEOUT)
+    fresh = gateway_token(clean)
+    accepted = requests.get(url, headers={"Authorization": f"Bearer {fresh}"}, timeout=TIMEOUT)
+    assert (refused.status_code, accepted.status_code) == (401, 200)
+
+
+# --- pagination --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("endpoint", LISTS, ids=lambda e: e.id)
+def test_paginator_walks_every_record_exactly_once(client: Client, endpoint: Endpoint) -> None:
+    rows, requests_made = client.walk(endpoint, limit=30)
+    ids = [row[key_of(endpoint)] for row in rows]
+    assert len(ids) == 200
+    assert len(set(ids)) == 200
+    assert requests_made == 7  # 6 full pages and a short one of 20
+
+
+@pytest.mark.parametrize("endpoint", LISTS, ids=lambda e: e.id)
+def test_last_page_exactly_limit_long_ends_the_walk(
+    clean: SandboxHandle, client: Client, endpoint: Endpoint
+) -> None:
+    rows, requests_made = client.walk(endpoint, limit=50)
+    # Only commerce needs a fifth request: its end is an empty page, nothing announces it.
+    assert (len(rows), requests_made) == (200, 5 if endpoint.provider == "commerce" else 4)
+    assert clean.stats()["requests"][endpoint.path] == requests_made
+
+
+@pytest.mark.parametrize("endpoint", WINDOWED, ids=lambda e: e.id)
+def test_window_that_selects_nothing_gives_an_empty_resource(
+    client: Client, endpoint: Endpoint
+) -> None:
+    window = window_params(endpoint, "2020-01-01T00:00:00Z", "2020-02-01T00:00:00Z")
+    body = client.page(endpoint, limit=10, **window)
+    assert body[endpoint.data_key] == []
+    assert client.walk(endpoint, limit=10, window=window) == ([], 1)
+    assert body.get("next_cursor") is None and body.get("has_more") in (None, False)
+    assert body.get("total", 0) == 0
+
+
+@pytest.mark.parametrize("endpoint", WINDOWED, ids=lambda e: e.id)
+def test_window_returns_exactly_the_records_updated_inside_it(
+    client: Client, endpoint: Endpoint
+) -> None:
+    low, high = "2026-10-08T06:00:00Z", "2026-10-15T00:00:00Z"
+    everything, _ = client.walk(endpoint, limit=100)
+    expected = [r for r in everything if epoch(low) <= moment_of(endpoint, r) < epoch(high)]
+    selected, _ = client.walk(endpoint, limit=7, window=window_params(endpoint, low, high))
+    assert 0 < len(selected) < len(everything)
+    assert selected == expected
+
+
+def test_billing_total_counts_the_window_not_the_resource(client: Client) -> None:
+    endpoint = BY_ID["billing/invoices"]
+    window = window_params(endpoint, "2026-10-10T00:00:00Z", "2026-10-20T00:00:00Z")
+    rows, _ = client.walk(endpoint, limit=100, window=window)
+    assert client.page(endpoint, limit=1, **window)["total"] == len(rows)
+    assert client.page(endpoint, limit=1)["total"] == 200
+
+
+@pytest.mark.parametrize("endpoint_id", ["gateway/transactions", "direct_debit/mandates"])
+def test_cursor_keeps_its_window_when_the_client_drops_the_parameters(
+    client: Client, endpoint_id: str
+) -> None:
+    endpoint = BY_ID[endpoint_id]
+    window = window_params(endpoint, "2026-10-05T00:00:00Z", "2026-10-25T00:00:00Z")
+    expected, _ = client.walk(endpoint, limit=10, window=window)
+    cursor_param = "cursor" if endpoint.provider == "gateway" else "after"
+    body = client.page(endpoint, limit=10, **window)
+    rows = list(body[endpoint.data_key])
+    while cursor := body.get("next_cursor", body.get("meta", {}).get("cursors", {}).get("after")):
+        body = client.page(endpoint, limit=10, **{cursor_param: cursor})
+        rows += body[endpoint.data_key]
+    assert rows == expected
+
+
+def test_direct_debit_limit_above_500_is_rejected(client: Client) -> None:
+    endpoint = BY_ID["direct_debit/payments"]
+    assert client.get(endpoint, limit=501).status_code == 422
+    assert "error" in client.get(endpoint, limit=501).json()
+    body = client.page(endpoint, limit=500)
+    assert (len(body["payments"]), body["meta"]["limit"]) == (200, 500)
+
+
+def test_balances_are_one_page_with_one_row_per_currency(client: Client) -> None:
+    body = client.page(Endpoint("gateway", "balances", "/gateway/v1/balances", "single"))
+    currencies = [row["currency"] for row in body["data"]]
+    assert len(currencies) == len(set(currencies)) >= 5
+    assert {row["id"] for row in body["data"]} >= {"bal_usd", "bal_jpy"}
+    assert set(body) == {"data"}
+
+
+# --- data --------------------------------------------------------------------------------
+
+
+def test_card_numbers_are_luhn_valid_and_order_refs_are_not(client: Client) -> None:
+    rows, _ = client.walk(BY_ID["gateway/transactions"], limit=100)
+    pans = [row["card"]["number"] for row in rows if "number" in row["card"]]
+    assert 0.1 * len(rows) <= len(pans) <= 0.3 * len(rows)
+    assert all(luhn_valid(pan) and len(pan) in (15, 16) for pan in pans)
+    assert len(set(pans)) == len(pans)
+    assert {pan[:6] for pan in pans} <= {"424242", "555555", "378282"}
+    refs = [row["metadata"]["order_ref"] for row in rows]
+    assert all(len(ref) == 16 and ref.isdigit() and not luhn_valid(ref) for ref in refs)
+
+
+def test_about_a_third_of_records_change_after_creation(client: Client) -> None:
+    rows, _ = client.walk(BY_ID["billing/charges"], limit=100)
+    changed = [row for row in rows if row["updated_at"] > row["created_at"]]
+    unchanged = [row for row in rows if row["updated_at"] == row["created_at"]]
+    assert len(changed) + len(unchanged) == len(rows)
+    assert 0.2 <= len(changed) / len(rows) <= 0.4
+
+
+def test_references_point_at_existing_records(client: Client) -> None:
+    def ids(endpoint_id: str, key: str = "id") -> set[str]:
+        return {row[key] for row in client.walk(BY_ID[endpoint_id], limit=100)[0]}
+
+    def refs(endpoint_id: str, field: str) -> set[str]:
+        rows = client.walk(BY_ID[endpoint_id], limit=100)[0]
+        return {row[field] for row in rows if row[field] is not None}
+
+    assert refs("billing/charges", "customer_id") <= ids("billing/customers")
+    assert refs("billing/invoices", "customer_id") <= ids("billing/customers")
+    assert refs("billing/refunds", "charge_id") <= ids("billing/charges")
+    assert refs("direct_debit/payments", "mandate_id") <= ids("direct_debit/mandates")
+    assert refs("direct_debit/refunds", "payment_id") <= ids("direct_debit/payments")
+    assert refs("gateway/list_payments", "transaction_id") <= ids("gateway/transactions")
+    assert refs("commerce/charges", "customer_id") <= ids("commerce/customers", "customer_id")
+
+
+def test_records_look_like_real_payments_data(client: Client) -> None:
+    invoices, _ = client.walk(BY_ID["billing/invoices"], limit=100)
+    transactions, _ = client.walk(BY_ID["gateway/transactions"], limit=100)
+    customers, _ = client.walk(BY_ID["commerce/customers"], limit=100)
+    assert all(isinstance(row["amount_due"], int) for row in invoices)
+    assert all(
+        sum(line["amount"] for line in row["lines"]) == row["amount_due"] for row in invoices
+    )
+    assert {row["currency"] for row in transactions} >= {"JPY", "USD", "EUR"}
+    assert any(row["description"] is None for row in transactions)
+    assert any(not row["customer"]["name"].isascii() for row in transactions)
+    assert all(isinstance(row["first_seen"], int) for row in customers)
+    assert transactions[0]["id"] == "txn_000001"
+
+
+# --- faults ------------------------------------------------------------------------------
+
+
+def test_fail_rate_answers_some_requests_with_5xx(sandbox_factory: Factory) -> None:
+    flaky = Client(sandbox_factory(fail_rate=0.5))
+    statuses = [flaky.get(BY_ID["billing/charges"]).status_code for _ in range(40)]
+    assert {s for s in statuses if s != 200} <= {500, 502, 503, 504}
+    assert 5 <= sum(s != 200 for s in statuses) <= 35
+    assert sum(flaky.sandbox.stats()["faults"].values()) == sum(s != 200 for s in statuses)
+
+
+def test_rate_limit_answers_429_with_retry_after(sandbox_factory: Factory) -> None:
+    limited = Client(sandbox_factory(rate_limit=5))
+    responses = [limited.get(BY_ID["commerce/products"], limit=1) for _ in range(15)]
+    throttled = [r for r in responses if r.status_code == 429]
+    assert [r.status_code for r in responses[:5]] == [200] * 5
+    assert throttled and all(r.headers["Retry-After"] == "1" for r in throttled)
+    assert limited.get(BY_ID["billing/charges"], limit=1).status_code == 200  # per provider
+    time.sleep(1.0)
+    assert limited.get(BY_ID["commerce/products"], limit=1).status_code == 200
+
+
+def test_latency_delays_every_data_page(sandbox_factory: Factory) -> None:
+    slow = Client(sandbox_factory(latency_ms=50))
+    slow.get(BY_ID["billing/charges"], limit=1)  # warm the connection
+    for _ in range(3):
+        started = time.perf_counter()
+        assert slow.get(BY_ID["billing/charges"], limit=1).status_code == 200
+        assert time.perf_counter() - started >= 0.04
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "content_type"),
+    [
+        ("html", 200, "text/html"),
+        ("html_500", 500, "text/html"),
+        ("truncated_json", 200, "application/json"),
+        ("status:404", 404, "application/json"),
+    ],
+)
+def test_injected_fault_breaks_exactly_the_next_requests(
+    clean: SandboxHandle, client: Client, kind: str, status: int, content_type: str
+) -> None:
+    endpoint = BY_ID["billing/charges"]
+    clean.inject_fault("/billing/v1/charges", kind, count=2)
+    broken = [client.get(endpoint, limit=5) for _ in range(2)]
+    assert [r.status_code for r in broken] == [status, status]
+    assert all(r.headers["content-type"].startswith(content_type) for r in broken)
+    with pytest.raises((ValueError, KeyError)):
+        broken[0].json()["data"]
+    assert len(client.page(endpoint, limit=5)["data"]) == 5
+
+
+def test_missing_selector_drops_only_the_data_key(clean: SandboxHandle, client: Client) -> None:
+    endpoint = BY_ID["direct_debit/payouts"]
+    clean.inject_fault("/direct_debit/", "missing_selector", count=1)
+    body = client.page(endpoint, limit=5)
+    assert "payouts" not in body and "meta" in body
+    assert len(client.page(endpoint, limit=5)["payouts"]) == 5
+
+
+@pytest.mark.parametrize("endpoint_id", ["gateway/transactions", "direct_debit/refunds"])
+def test_endless_cursor_repeats_the_same_cursor(
+    clean: SandboxHandle, client: Client, endpoint_id: str
+) -> None:
+    endpoint = BY_ID[endpoint_id]
+    clean.inject_fault(endpoint.path, "endless_cursor")
+    cursor_param = "cursor" if endpoint.provider == "gateway" else "after"
+    cursors, params = [], {"limit": 100}
+    for _ in range(5):
+        body = client.page(endpoint, **params)
+        cursor = body.get("next_cursor") or body.get("meta", {})["cursors"]["after"]
+        cursors.append(cursor)
+        params[cursor_param] = cursor
+    assert len(set(cursors)) == 1 and cursors[0] is not None
+    clean.clear_faults()
+    assert client.walk(endpoint, limit=100)[1] == 2
+
+
+def test_fault_applies_only_to_paths_under_its_prefix(clean: SandboxHandle, client: Client) -> None:
+    clean.inject_fault("/billing/", "status:503")
+    assert client.get(BY_ID["billing/refunds"]).status_code == 503
+    assert client.get(BY_ID["billing/customers"]).status_code == 503
+    assert client.get(BY_ID["commerce/charges"]).status_code == 200
+    clean.clear_faults()
+    assert client.get(BY_ID["billing/refunds"]).status_code == 200
+
+
+def test_unknown_fault_kind_is_rejected(sandbox: SandboxHandle) -> None:
+    response = requests.post(
+        f"{sandbox.base_url}/__faults", json={"path": "/billing", "kind": "boom"}, timeout=TIMEOUT
+    )
+    assert response.status_code == 400
+    assert "kind" in response.json()["message"]
+
+
+# --- determinism, touch, stats, CLI ------------------------------------------------------
+
+
+def page_bytes(client: Client, endpoint_id: str) -> bytes:
+    endpoint = BY_ID[endpoint_id]
+    first = client.page(endpoint, limit=20)
+    after = first.get("next_cursor") or first.get("meta", {}).get("cursors", {}).get("after")
+    follow = {"cursor": after} if endpoint.provider == "gateway" else {"after": after}
+    second = client.get(endpoint, limit=20, **(follow if after else {"offset": 20}))
+    return client.get(endpoint, limit=20).content + second.content
+
+
+def test_same_seed_gives_byte_identical_pages(client: Client, sandbox_factory: Factory) -> None:
+    twin = Client(sandbox_factory(seed=1))
+    other = Client(sandbox_factory(seed=2))
+    for endpoint_id in ("gateway/transactions", "billing/invoices", "direct_debit/mandates"):
+        assert page_bytes(client, endpoint_id) == page_bytes(twin, endpoint_id)
+        assert page_bytes(client, endpoint_id) != page_bytes(other, endpoint_id)
+
+
+def test_touch_moves_a_record_into_a_later_window(sandbox_factory: Factory) -> None:
+    sandbox = sandbox_factory()
+    client = Client(sandbox)
+    endpoint = BY_ID["billing/charges"]
+    late = window_params(endpoint, "2026-10-28T00:00:00Z", "2026-10-29T00:00:00Z")
+    before, _ = client.walk(endpoint, limit=100, window=late)
+    original = client.page(endpoint, limit=1)["data"][0]
+    touched = sandbox.touch("billing", "charges", original["id"], "2026-10-28T12:00:00Z")
+    after, _ = client.walk(endpoint, limit=100, window=late)
+    assert touched["updated_at"] == "2026-10-28T12:00:00Z"
+    assert touched["status"] != original["status"]
+    assert original["id"] not in {row["id"] for row in before}
+    assert [row["id"] for row in after] == [original["id"]] + [row["id"] for row in before]
+    assert client.page(endpoint, limit=1)["data"][0] == touched
+
+
+def test_touch_without_time_moves_to_now_clamped_into_the_range(
+    sandbox_factory: Factory,
+) -> None:
+    sandbox = sandbox_factory()
+    first = Client(sandbox).page(BY_ID["commerce/charges"], limit=1)["data"][0]
+    touched = sandbox.touch("commerce", "charges", first["charge_id"])
+    now = int(datetime.now(timezone.utc).timestamp())
+    expected = min(max(now, epoch("2026-10-01T00:00:00Z")), epoch("2026-10-30T23:59:59Z"))
+    assert abs(epoch(touched["occurred"]) - expected) <= 5
+    assert touched["status"] != first["status"]
+
+
+def test_stats_count_requests_per_path_without_query_strings(
+    clean: SandboxHandle, client: Client
+) -> None:
+    for _ in range(3):
+        client.get(BY_ID["billing/charges"], limit=1, offset=5)
+    requests.get(clean.base_url + "/billing/v1/charges", timeout=TIMEOUT)  # no key
+    client.get(BY_ID["gateway/transactions"])
+    clean.inject_fault("/commerce", "status:500", count=1)
+    client.get(BY_ID["commerce/charges"])
+    stats = clean.stats()
+    assert stats["requests"] == {
+        "/billing/v1/charges": 4,
+        "/gateway/oauth/token": 1,
+        "/gateway/v1/transactions": 1,
+        "/commerce/v1/charges": 1,
+    }
+    assert stats["requests_total"] == 7
+    assert (stats["auth_failures"], stats["tokens_issued"], stats["faults"]) == (1, 1, {"500": 1})
+    clean.reset_stats()
+    assert clean.stats()["requests_total"] == 0
+
+
+def test_server_never_logs_a_credential(clean: SandboxHandle, client: Client) -> None:
+    for endpoint in LISTS:
+        client.get(endpoint, limit=1)
+    requests.get(clean.base_url + "/billing/v1/charges?api_key=bk_test_key_typo", timeout=TIMEOUT)
+    requests.get(clean.base_url + "/nowhere?api_key=" + API_KEY, timeout=TIMEOUT)
+    output = clean.output()
+    secrets = (CLIENT_SECRET, API_KEY, DEBIT_TOKEN, COMMERCE_PASSWORD, "bk_test_key_typo")
+    assert not [secret for secret in secrets if secret in output]
+    assert not [path for path in clean.stats()["requests"] if "?" in path or "key" in path]
+
+
+def test_large_dataset_serves_any_page_without_materialising_it(sandbox_factory: Factory) -> None:
+    client = Client(sandbox_factory(records=1_000_000))
+    started = time.perf_counter()
+    last = client.page(BY_ID["billing/charges"], limit=100, offset=999_900)
+    window = window_params(
+        BY_ID["direct_debit/payments"], "2026-10-20T00:00:00Z", "2026-10-21T00:00:00Z"
+    )
+    windowed = client.page(BY_ID["direct_debit/payments"], limit=500, **window)
+    assert (last["total"], last["data"][-1]["id"]) == (1_000_000, "ch_1000000")
+    assert len(windowed["payments"]) == 500
+    assert time.perf_counter() - started < 10
+
+
+def test_env_command_prints_export_lines() -> None:
+    printed = subprocess.run(
+        [sys.executable, "-m", "payments_assets.sandbox", "env", "--port", "9999"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    lines = printed.splitlines()
+    assert "export PAYMENTS_BILLING_BASE_URL='http://127.0.0.1:9999/billing'" in lines
+    assert "export PAYMENTS_COMMERCE_BASE_URL='http://127.0.0.1:9999/commerce/v1/'" in lines
+    assert f"export PAYMENTS_GATEWAY_CLIENT_SECRET='{CLIENT_SECRET}'" in lines
+    assert len(lines) == 11 and all(line.startswith("export PAYMENTS_") for line in lines)

@@ -1,0 +1,171 @@
+"""Provider YAML: the four documents load as written; bad files name file, resource and key."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from payments_assets.specs import (
+    ProviderSpecError,
+    endpoint_params,
+    load_provider,
+    load_providers,
+    paginator_config,
+    parse_provider,
+)
+
+GOOD = Path(__file__).parent.parent / "payments_assets" / "providers"
+
+
+def _variant(name: str, edit) -> str:
+    raw = yaml.safe_load((GOOD / f"{name}.yaml").read_text())
+    edit(raw)
+    return yaml.safe_dump(raw)
+
+
+def _error(name: str, edit) -> ProviderSpecError:
+    with pytest.raises(ProviderSpecError) as caught:
+        parse_provider(_variant(name, edit), file=f"providers/{name}.yaml", name=name)
+    return caught.value
+
+
+def test_the_four_providers_load_with_every_documented_resource():
+    specs = {spec.name: spec for spec in load_providers()}
+    assert {name: [r.name for r in spec.resources] for name, spec in specs.items()} == {
+        "billing": ["customers", "invoices", "charges", "subscriptions", "refunds"],
+        "commerce": ["charges", "products", "customers", "subscriptions"],
+        "direct_debit": ["payments", "refunds", "mandates", "payouts"],
+        "gateway": ["transactions", "balances", "list_payments"],
+    }
+
+
+def test_per_resource_primary_keys_override_the_defaults():
+    commerce = load_provider(GOOD / "commerce.yaml")
+    keys = {r.name: commerce.primary_key_of(r) for r in commerce.resources}
+    assert keys == {
+        "charges": "charge_id",
+        "products": "product_id",
+        "customers": "customer_id",
+        "subscriptions": "subscription_id",
+    }
+
+
+def test_limit_on_a_cursor_paginator_becomes_a_query_parameter():
+    direct_debit = load_provider(GOOD / "direct_debit.yaml")
+    endpoint = direct_debit.endpoint_of(direct_debit.resource("mandates"))
+    assert endpoint_params(endpoint) == {"limit": 500}
+    assert paginator_config(endpoint.paginator) == {
+        "type": "cursor",
+        "cursor_path": "meta.cursors.after",
+        "cursor_param": "after",
+    }
+
+
+def test_offset_paginator_without_total_stops_on_an_empty_page():
+    commerce = load_provider(GOOD / "commerce.yaml")
+    config = paginator_config(commerce.endpoint_of(commerce.resource("charges")).paginator)
+    assert config["total_path"] is None and config["stop_after_empty_page"] is True
+    assert config["limit"] == 500
+
+
+def test_error_handler_becomes_the_provider_retry_policy():
+    gateway = load_provider(GOOD / "gateway.yaml")
+    policy = gateway.retry_policy
+    assert policy.retry_on_status_codes == (429, 500, 502, 503, 504)
+    assert (policy.max_retries, policy.backoff_factor) == (3, 2)
+
+
+def test_snapshot_resources_are_those_without_a_time_cursor():
+    specs = {spec.name: spec for spec in load_providers()}
+    snapshots = sorted(
+        f"{spec.name}/{r.name}"
+        for spec in specs.values()
+        for r in spec.resources
+        if not spec.is_windowed(r)
+    )
+    assert snapshots == ["commerce/products", "gateway/balances"]
+
+
+def test_unknown_key_names_file_resource_and_key():
+    error = _error("billing", lambda raw: raw["resources"][1]["endpoint"].update(colour="red"))
+    assert str(error).startswith("providers/billing.yaml: resources[invoices].endpoint.colour:")
+    assert "unknown key" in str(error)
+
+
+def test_unknown_paginator_type_is_rejected():
+    def edit(raw):
+        raw["resources"][0]["endpoint"]["paginator"] = {"type": "cursr", "cursor_path": "x"}
+
+    error = _error("gateway", edit)
+    assert "resources[transactions].endpoint.paginator" in str(error)
+    assert "cursr" in str(error)
+
+
+def test_unknown_auth_type_is_rejected():
+    error = _error("direct_debit", lambda raw: raw["client"]["auth"].update(type="kerberos"))
+    assert "client.auth" in error.key and "kerberos" in str(error)
+
+
+def test_missing_secret_is_rejected():
+    error = _error("commerce", lambda raw: raw["client"]["auth"].pop("password"))
+    assert error.key == "client.auth.password"
+    assert "missing" in error.problem.lower()
+
+
+def test_secret_written_as_a_literal_is_rejected():
+    error = _error("billing", lambda raw: raw["client"]["auth"].update(api_key="bk_live_123"))
+    assert error.key == "client.auth.api_key"
+
+
+def test_secret_with_a_default_value_is_rejected():
+    def edit(raw):
+        raw["client"]["auth"]["token"] = {"env": "X_TOKEN", "default": "abc"}
+
+    error = _error("direct_debit", edit)
+    assert "default" in error.problem
+
+
+def test_duplicate_resource_names_are_rejected():
+    def edit(raw):
+        raw["resources"].append(dict(raw["resources"][0]))
+
+    error = _error("billing", edit)
+    assert "duplicate resource 'customers'" in str(error)
+    assert error.key.startswith("resources[customers]")
+
+
+def test_cursor_paginator_without_cursor_path_is_rejected():
+    error = _error(
+        "gateway", lambda raw: raw["resources"][0]["endpoint"]["paginator"].pop("cursor_path")
+    )
+    assert error.key == "resources[transactions].endpoint.paginator.cursor_path"
+
+
+def test_missing_data_selector_is_rejected():
+    error = _error("gateway", lambda raw: raw["resources"][0]["endpoint"].pop("data_selector"))
+    assert "data_selector" in error.key
+
+
+def test_retry_override_on_one_resource_is_rejected():
+    def edit(raw):
+        raw["resources"][0]["endpoint"]["error_handler"] = {"max_retries": 9}
+
+    error = _error("gateway", edit)
+    assert "resource_defaults.endpoint" in error.problem
+
+
+def test_invalid_yaml_names_the_line():
+    with pytest.raises(ProviderSpecError) as caught:
+        parse_provider("client: [unclosed\n", file="providers/x.yaml", name="x")
+    assert caught.value.file == "providers/x.yaml" and "line" in caught.value.key
+
+
+def test_name_must_match_the_file():
+    error = _error("billing", lambda raw: raw.update(name="invoicing"))
+    assert error.key == "name"
+
+
+def test_a_new_provider_is_a_new_file(tmp_path):
+    (tmp_path / "acme.yaml").write_text(_variant("direct_debit", lambda raw: None))
+    [spec] = load_providers(tmp_path)
+    assert spec.name == "acme" and len(spec.resources) == 4

@@ -1,0 +1,113 @@
+"""Fixtures for asset tests: an environment pointed at a sandbox, a temp DuckDB, a Dagster instance.
+
+Loaded from conftest through `pytest_plugins`; kept apart so the sandbox fixtures stay small.
+"""
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import pytest
+
+from payments_assets.assets.ingest import ingest_assets
+from payments_assets.resources import build_resources
+from payments_assets.specs import PROVIDERS_DIR, ProviderSpec, load_providers
+
+
+def point_env_at(monkeypatch: pytest.MonkeyPatch, sandbox: Any, folder: Path) -> Path:
+    """Set every provider's variables to `sandbox` and the warehouse to a DuckDB in `folder`."""
+    for name, value in sandbox.env.items():
+        monkeypatch.setenv(name, value)
+    database = folder / "warehouse.duckdb"
+    monkeypatch.setenv("PAYMENTS_DUCKDB_PATH", str(database))
+    monkeypatch.setenv("PAYMENTS_DLT_WORKDIR", str(folder / "dlt"))
+    monkeypatch.setenv("PAYMENTS_DESTINATION", "duckdb")
+    return database
+
+
+@pytest.fixture
+def warehouse_path(sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh DuckDB file, with every provider pointed at the session's sandbox."""
+    return point_env_at(monkeypatch, sandbox, tmp_path)
+
+
+class Loader:
+    """Materializes raw assets of some providers into the test's warehouse."""
+
+    def __init__(self, specs: Sequence[ProviderSpec], instance: dg.DagsterInstance) -> None:
+        self.specs = list(specs)
+        self.instance = instance
+        self.assets = ingest_assets(self.specs, "duckdb", lambda provider: "duckdb_writer")
+
+    def resources(self) -> dict[str, Any]:
+        return build_resources(self.specs, os.environ)
+
+    def _select(self, providers: Sequence[str] | None, partitioned: bool) -> list[Any]:
+        chosen = []
+        for asset in self.assets:
+            provider = next(iter(asset.keys)).path[0]
+            if (providers is None or provider in providers) and (
+                (asset.partitions_def is not None) == partitioned
+            ):
+                chosen.append(asset)
+        return chosen
+
+    def partition(
+        self, key: str, providers: Sequence[str] | None = None, raise_on_error: bool = True
+    ) -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            self._select(providers, partitioned=True),
+            partition_key=key,
+            resources=self.resources(),
+            instance=self.instance,
+            raise_on_error=raise_on_error,
+        )
+
+    def partition_range(
+        self, first: str, last: str, providers: Sequence[str] | None = None
+    ) -> dg.ExecuteInProcessResult:
+        """One run over `first...last`, as a single-run backfill launches it."""
+        return dg.materialize(
+            self._select(providers, partitioned=True),
+            resources=self.resources(),
+            instance=self.instance,
+            tags={
+                "dagster/asset_partition_range_start": first,
+                "dagster/asset_partition_range_end": last,
+            },
+        )
+
+    def snapshots(
+        self, providers: Sequence[str] | None = None, raise_on_error: bool = True
+    ) -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            self._select(providers, partitioned=False),
+            resources=self.resources(),
+            instance=self.instance,
+            raise_on_error=raise_on_error,
+        )
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.DagsterInstance.ephemeral() as ephemeral:
+        yield ephemeral
+
+
+@pytest.fixture
+def loader(warehouse_path: Path, instance: dg.DagsterInstance) -> Loader:
+    return Loader(load_providers(PROVIDERS_DIR), instance)
+
+
+@pytest.fixture
+def loader_for(instance: dg.DagsterInstance) -> Callable[[Sequence[ProviderSpec]], Loader]:
+    """A loader for specs a test has edited (other retries, other paths)."""
+    return lambda specs: Loader(specs, instance)
+
+
+def query(database: Path, sql: str) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(database), read_only=True) as connection:
+        return connection.execute(sql).fetchall()
