@@ -17,6 +17,7 @@ demo: setup
 	$(BIN)/payments-demo
 
 test: setup
+	bash .ci/system-packages
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

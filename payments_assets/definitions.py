@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from .assets.ingest import ingest_assets
+from .automation.schedules import ingest_schedules
 from .resources import build_resources, destination_kind
 from .specs import load_providers
 
@@ -19,5 +20,6 @@ def _pool(provider: str) -> str:
 
 defs = dg.Definitions(
     assets=[*ingest_assets(PROVIDERS, DESTINATION, _pool)],
+    schedules=[*ingest_schedules(PROVIDERS)],
     resources=build_resources(PROVIDERS),
 )

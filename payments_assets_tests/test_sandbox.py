@@ -444,7 +444,7 @@ def test_fail_rate_answers_some_requests_with_5xx(sandbox_factory: Factory) -> N
 
 def test_rate_limit_answers_429_with_retry_after(sandbox_factory: Factory) -> None:
     limited = Client(sandbox_factory(rate_limit=5))
-    responses = [limited.get(BY_ID["commerce/products"], limit=1) for _ in range(15)]
+    responses = [limited.get(BY_ID["commerce/products"], limit=1) for _ in range(30)]
     throttled = [r for r in responses if r.status_code == 429]
     assert [r.status_code for r in responses[:5]] == [200] * 5
     assert throttled and all(r.headers["Retry-After"] == "1" for r in throttled)

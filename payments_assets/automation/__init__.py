@@ -1,0 +1,1 @@
+"""Jobs, schedules and sensors: what runs by itself, and what raises its hand."""
