@@ -34,9 +34,8 @@ def _data_tables(database: Path) -> dict[str, list[tuple]]:
                 if not row[0].startswith("_dlt_")
             )
             listed = ", ".join(f'"{column}"' for column in columns)
-            tables[name] = [columns] + query(
-                database, f'select {listed} from {name} order by "{key}"'
-            )
+            rows = query(database, f'select {listed} from {name} order by "{key}"')
+            tables[name] = [columns, *rows]
     return tables
 
 
