@@ -21,3 +21,24 @@ def partitions_for(spec: ProviderSpec) -> dg.TimeWindowPartitionsDefinition:
     if spec.partitions.granularity == "hourly":
         start = f"{start}-00:00"
     return cls(start_date=start, timezone="UTC")
+
+
+def asset_partitions(spec: ProviderSpec, windowed: bool) -> dg.PartitionsDefinition | None:
+    """Windows for windowed resources; with several accounts, an account dimension too, so
+    each account runs, fails and backfills on its own."""
+    time = partitions_for(spec) if windowed else None
+    if not spec.multi_account:
+        return time
+    accounts = dg.StaticPartitionsDefinition(list(spec.account_names))
+    if time is None:
+        return accounts
+    return dg.MultiPartitionsDefinition({"account": accounts, "date": time})
+
+
+def account_of(key: str | dg.MultiPartitionKey | None, spec: ProviderSpec) -> str:
+    """The account a partition key belongs to (the only one for single-account providers)."""
+    if not spec.multi_account or key is None:
+        return spec.account_names[0]
+    if isinstance(key, dg.MultiPartitionKey):
+        return key.keys_by_dimension["account"]
+    return key

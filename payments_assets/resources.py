@@ -18,7 +18,7 @@ from pydantic import Field
 
 from .pipelines import duckdb_destination, postgres_destination, run_pipeline
 from .sources import Connection
-from .specs import OAuth2Auth, ProviderSpec, resolve_url
+from .specs import DEFAULT_ACCOUNT, OAuth2Auth, ProviderSpec, resolve_url
 
 DEFAULT_DUCKDB_PATH = "data/payments.duckdb"
 
@@ -35,13 +35,16 @@ class ProviderCredentials(dg.ConfigurableResource):
     username: str | None = None
     password: str | None = None
 
-    def connection(self, spec: ProviderSpec) -> Connection:
+    def connection(self, spec: ProviderSpec, account: str = DEFAULT_ACCOUNT) -> Connection:
         auth = spec.client.auth
+        declared = spec.account(account)
         token_url = None
         if isinstance(auth, OAuth2Auth):
-            token_url = self.token_url or resolve_url(auth.token_url, {})
+            default = (declared and declared.token_url) or auth.token_url
+            token_url = self.token_url or resolve_url(default, {})
         secrets = {name: getattr(self, name) or "" for name in spec.secret_fields}
-        base_url = self.base_url or resolve_url(spec.client.base_url, {})
+        default_base = (declared and declared.base_url) or spec.client.base_url
+        base_url = self.base_url or resolve_url(default_base, {})
         return Connection(base_url=base_url, secrets=secrets, token_url=token_url)
 
 
@@ -64,9 +67,9 @@ class Warehouse(dg.ConfigurableResource):
         return duckdb_destination(self.duckdb_path)
 
     @contextmanager
-    def pipeline(self, provider: str) -> Iterator[Any]:
+    def pipeline(self, provider: str, dataset: str | None = None) -> Iterator[Any]:
         with run_pipeline(
-            provider, self.dlt_destination(), self.dataset(provider), Path(self.workdir)
+            provider, self.dlt_destination(), dataset or self.dataset(provider), Path(self.workdir)
         ) as pipeline:
             yield pipeline
 
@@ -116,21 +119,27 @@ def env_or(name: str, default: Any, environ: Mapping[str, str] | None = None) ->
     return dg.EnvVar(name) if environ.get(name) else default
 
 
-def credentials_key(provider: str) -> str:
-    """The resource key of a provider's credentials (one resource per provider account)."""
-    return f"{provider}_credentials"
+def credentials_key(provider: str, account: str = DEFAULT_ACCOUNT) -> str:
+    """The resource key of one provider account's credentials."""
+    if account == DEFAULT_ACCOUNT:
+        return f"{provider}_credentials"
+    return f"{provider}_{account}_credentials"
 
 
 def provider_credentials(
-    spec: ProviderSpec, environ: Mapping[str, str] | None = None
+    spec: ProviderSpec, environ: Mapping[str, str] | None = None, account: str = DEFAULT_ACCOUNT
 ) -> ProviderCredentials:
     auth = spec.client.auth
-    secrets = {name: dg.EnvVar(getattr(auth, name).env) for name in spec.secret_fields}
+    declared = spec.account(account)
+    secrets = {name: dg.EnvVar(ref.env) for name, ref in spec.secret_refs(account).items()}
+    base_url = (declared and declared.base_url) or spec.client.base_url
     urls: dict[str, Any] = {}
-    if not isinstance(spec.client.base_url, str):
-        urls["base_url"] = env_or(spec.client.base_url.env, None, environ)
-    if isinstance(auth, OAuth2Auth) and not isinstance(auth.token_url, str):
-        urls["token_url"] = env_or(auth.token_url.env, None, environ)
+    if not isinstance(base_url, str):
+        urls["base_url"] = env_or(base_url.env, None, environ)
+    if isinstance(auth, OAuth2Auth):
+        token_url = (declared and declared.token_url) or auth.token_url
+        if not isinstance(token_url, str):
+            urls["token_url"] = env_or(token_url.env, None, environ)
     return ProviderCredentials(**secrets, **{k: v for k, v in urls.items() if v is not None})
 
 
@@ -160,5 +169,9 @@ def build_resources(
     return {
         "dlt": DagsterDltResource(),
         "warehouse": warehouse(environ),
-        **{credentials_key(spec.name): provider_credentials(spec, environ) for spec in specs},
+        **{
+            credentials_key(spec.name, account): provider_credentials(spec, environ, account)
+            for spec in specs
+            for account in spec.account_names
+        },
     }

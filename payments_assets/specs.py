@@ -245,6 +245,37 @@ class FreshnessSpec(_Strict):
     max_lag_hours: float = Field(default=26, gt=0)
 
 
+ACCOUNT_COLUMN = "_account"
+DEFAULT_ACCOUNT = "default"
+
+
+class AccountSpec(_Strict):
+    """One of several accounts at a provider: its own credentials and, where the API has one,
+    its own account header or query parameter."""
+
+    name: str
+    credentials: dict[str, EnvRef]
+    base_url: UrlValue | None = None
+    token_url: UrlValue | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    params: dict[str, str | int] = Field(default_factory=dict)
+
+    _name = field_validator("name")(classmethod(lambda cls, value: _snake(value)))
+
+    @field_validator("credentials")
+    @classmethod
+    def _secrets(cls, refs: dict[str, EnvRef]) -> dict[str, EnvRef]:
+        for ref in refs.values():
+            _no_default(ref)
+        return refs
+
+
+def _snake(value: str) -> str:
+    if not _NAME.match(value) or "__" in value:
+        raise ValueError(f"'{value}' must be lower_snake_case without '__'")
+    return value
+
+
 class ProviderSpec(_Strict):
     name: str
     description: str = ""
@@ -255,13 +286,41 @@ class ProviderSpec(_Strict):
     resource_defaults: ResourceDefaults = Field(default_factory=ResourceDefaults)
     error_handler: ErrorHandler | None = None
     resources: tuple[ResourceSpec, ...] = Field(min_length=1)
+    accounts: tuple[AccountSpec, ...] = ()
+    account_isolation: Literal["column", "dataset"] = "column"
 
-    @field_validator("name")
-    @classmethod
-    def _provider_name(cls, value: str) -> str:
-        if not _NAME.match(value) or "__" in value:
-            raise ValueError(f"'{value}' must be lower_snake_case without '__'")
-        return value
+    _provider_name = field_validator("name")(classmethod(lambda cls, value: _snake(value)))
+
+    @property
+    def multi_account(self) -> bool:
+        """Accounts declared: rows carry their account, and runs are per account."""
+        return bool(self.accounts)
+
+    @property
+    def account_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.accounts) or (DEFAULT_ACCOUNT,)
+
+    def account(self, name: str) -> AccountSpec | None:
+        """The declared account `name`; None for the implicit single account."""
+        for account in self.accounts:
+            if account.name == name:
+                return account
+        if name == DEFAULT_ACCOUNT and not self.accounts:
+            return None
+        raise KeyError(f"{self.name} has no account '{name}'")
+
+    def dataset_of(self, account: str = DEFAULT_ACCOUNT) -> str:
+        """The destination dataset (schema): one per provider, or per account when isolated."""
+        if self.multi_account and self.account_isolation == "dataset":
+            return f"{self.name}_{account}"
+        return self.name
+
+    def secret_refs(self, account: str = DEFAULT_ACCOUNT) -> dict[str, EnvRef]:
+        """The environment variable of each secret, for one account."""
+        declared = self.account(account)
+        if declared is not None:
+            return dict(declared.credentials)
+        return {name: getattr(self.client.auth, name) for name in self.secret_fields}
 
     @property
     def retry_policy(self) -> ErrorHandler:
@@ -283,11 +342,22 @@ class ProviderSpec(_Strict):
         own = resource.endpoint.model_dump(exclude_unset=True)
         return EndpointSpec.model_validate({**defaults, **own})
 
+    @property
+    def accounts_share_tables(self) -> bool:
+        return self.multi_account and self.account_isolation == "column"
+
     def primary_key_of(self, resource: ResourceSpec) -> PrimaryKey | None:
-        return resource.primary_key or self.resource_defaults.primary_key
+        """The merge key; accounts sharing a table are part of it, so equal ids never collide."""
+        key = resource.primary_key or self.resource_defaults.primary_key
+        if key and self.accounts_share_tables:
+            return (ACCOUNT_COLUMN, *((key,) if isinstance(key, str) else key))
+        return key
 
     def write_disposition_of(self, resource: ResourceSpec) -> WriteDisposition:
-        return resource.write_disposition or self.resource_defaults.write_disposition or "append"
+        chosen = resource.write_disposition or self.resource_defaults.write_disposition or "append"
+        if chosen == "replace" and self.accounts_share_tables:
+            return "merge"  # replacing the table would wipe the other accounts' snapshots
+        return chosen
 
     def is_windowed(self, resource: ResourceSpec) -> bool:
         """Resources with a time cursor are partitioned by it; the others are snapshots."""
@@ -326,7 +396,25 @@ class ProviderSpec(_Strict):
             write = self.write_disposition_of(resource)
             if write == "merge" and not self.primary_key_of(resource):
                 raise _Located((*where, "primary_key"), "merge needs a primary_key")
+        self._check_accounts()
         return self
+
+    def _check_accounts(self) -> None:
+        names: set[str] = set()
+        for index, account in enumerate(self.accounts):
+            where = ("accounts", index)
+            if account.name in names:
+                raise _Located((*where, "name"), f"duplicate account '{account.name}'")
+            names.add(account.name)
+            given, needed = set(account.credentials), set(self.secret_fields)
+            if given != needed:
+                raise _Located(
+                    (*where, "credentials"),
+                    f"{self.client.auth.type} auth needs exactly {sorted(needed)}, "
+                    f"got {sorted(given)}",
+                )
+            if account.token_url is not None and not isinstance(self.client.auth, OAuth2Auth):
+                raise _Located((*where, "token_url"), "token_url is for oauth2 auth only")
 
 
 class _Located(ValueError):

@@ -15,10 +15,10 @@ from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, build_dlt_asset_specs
 from dagster_dlt.translator import DltResourceTranslatorData
 
-from ..partitions import partitions_for
+from ..partitions import account_of, asset_partitions
 from ..resources import Warehouse, credentials_key
 from ..sources import Connection, Window, build_source, redacted_errors
-from ..specs import ProviderSpec, resolve_url
+from ..specs import ACCOUNT_COLUMN, ProviderSpec, resolve_url
 
 RAW_TAG = "payments/layer"
 
@@ -68,9 +68,13 @@ def _placeholder_connection(spec: ProviderSpec) -> Connection:
 
 
 def _with_row_facts(
-    event: dg.MaterializeResult, window: Window | None, warehouse: Warehouse, dataset: str
+    event: dg.MaterializeResult,
+    window: Window | None,
+    warehouse: Warehouse,
+    dataset: str,
+    account: str | None,
 ) -> dg.MaterializeResult:
-    """Zero rows is said out loud, and the table's total row count is attached."""
+    """Zero rows is said out loud, and the table's (or the account's) row count is attached."""
     metadata = dict(event.metadata or {})
     table = event.asset_key.path[-1]
     if "rows_loaded" not in metadata:
@@ -79,8 +83,13 @@ def _with_row_facts(
         metadata["note"] = dg.MetadataValue.text(f"The API returned no records {where}.")
     if window is not None:
         metadata["window"] = dg.MetadataValue.text(str(window))
+    if account is not None:
+        metadata["account"] = dg.MetadataValue.text(account)
     if warehouse.table_exists(dataset, table):
-        count = warehouse.query(f'select count(*) from "{dataset}"."{table}"')[0][0]
+        sql = f'select count(*) from "{dataset}"."{table}"'
+        if account is not None:
+            sql += f" where \"{ACCOUNT_COLUMN}\" = '{account}'"
+        count = warehouse.query(sql)[0][0]
         metadata["dagster/row_count"] = dg.MetadataValue.int(int(count))
     return event._replace(metadata=metadata)  # type: ignore[attr-defined]
 
@@ -93,38 +102,51 @@ def _provider_multi_asset(
     pool: str,
 ) -> dg.AssetsDefinition:
     translator = PaymentsDltTranslator(spec, destination_kind)
-    placeholder = build_source(spec, _placeholder_connection(spec), resources=resource_names)
+    placeholder = build_source(
+        spec, _placeholder_connection(spec), resources=resource_names, account=spec.account_names[0]
+    )
     specs = build_dlt_asset_specs(
         dlt_source=placeholder,
         dlt_pipeline=None,  # type: ignore[arg-type]  # kinds come from our translator
         dagster_dlt_translator=translator,
     )
-    partitions_def = partitions_for(spec) if partitioned else None
-    creds_key = credentials_key(spec.name)
+    partitions_def = asset_partitions(spec, windowed=partitioned)
+    creds_keys = {account: credentials_key(spec.name, account) for account in spec.account_names}
+    if partitioned and not spec.multi_account:
+        # One run, one window for a whole backfill range: requests scale with the range.
+        backfill_policy = dg.BackfillPolicy.single_run()
+    elif spec.multi_account:
+        backfill_policy = dg.BackfillPolicy.multi_run(1)  # one run per account and window
+    else:
+        backfill_policy = None
 
     @dg.multi_asset(
         name=f"{spec.name}__{'windowed' if partitioned else 'snapshots'}",
         specs=specs,
         can_subset=True,
         partitions_def=partitions_def,
-        # One run, one window for a whole backfill range: requests scale with the range.
-        backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
-        required_resource_keys={"dlt", "warehouse", creds_key},
+        backfill_policy=backfill_policy,
+        required_resource_keys={"dlt", "warehouse", *creds_keys.values()},
         pool=pool,
         op_tags={"payments/provider": spec.name},
     )
     def load(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
-        connection: Connection = getattr(context.resources, creds_key).connection(spec)
+        account = account_of(context.partition_key if spec.multi_account else None, spec)
+        creds = getattr(context.resources, creds_keys[account])
+        connection: Connection = creds.connection(spec, account)
         warehouse: Warehouse = context.resources.warehouse
         dlt: DagsterDltResource = context.resources.dlt
         window = Window(*context.partition_time_window) if partitioned else None
         selected = [key.path[-1] for key in context.selected_asset_keys]
         context.log.info(
-            f"{spec.name}: loading {', '.join(selected)}" + (f" for {window}" if window else "")
+            f"{spec.name}: loading {', '.join(selected)}"
+            + (f" of account {account}" if spec.multi_account else "")
+            + (f" for {window}" if window else "")
         )
+        dataset = spec.dataset_of(account)
         with redacted_errors(connection.redactor, f"{spec.name} load"):
-            source = build_source(spec, connection, window, resources=selected)
-            with warehouse.pipeline(spec.name) as pipeline:
+            source = build_source(spec, connection, window, resources=selected, account=account)
+            with warehouse.pipeline(spec.name, dataset) as pipeline:
                 for event in dlt.run(
                     context=context,
                     dlt_source=source,
@@ -132,7 +154,8 @@ def _provider_multi_asset(
                     dagster_dlt_translator=translator,
                     loader_file_format="parquet",
                 ):
-                    yield _with_row_facts(event, window, warehouse, warehouse.dataset(spec.name))
+                    shared = account if spec.accounts_share_tables else None
+                    yield _with_row_facts(event, window, warehouse, dataset, shared)
 
     return load
 

@@ -7,6 +7,7 @@ on primary keys makes the re-read harmless. Snapshots are reloaded on the same c
 """
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import dagster as dg
 from dagster._core.storage.tags import (
@@ -14,7 +15,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from ..partitions import partitions_for
+from ..partitions import asset_partitions, partitions_for
 from ..specs import ProviderSpec
 
 _CRON = {
@@ -48,7 +49,7 @@ def _windowed_schedule(spec: ProviderSpec) -> dg.ScheduleDefinition:
     job = dg.define_asset_job(
         windowed_job_name(spec.name),
         selection=_windowed_selection(spec),
-        partitions_def=partitions_def,
+        partitions_def=asset_partitions(spec, windowed=True),
         description=f"Load {spec.name}'s windowed resources for a range of partitions.",
     )
 
@@ -68,8 +69,15 @@ def _windowed_schedule(spec: ProviderSpec) -> dg.ScheduleDefinition:
         keys = partitions_def.get_partition_keys(current_time=now)
         if not keys:
             return
-        first = keys[max(0, len(keys) - 1 - spec.partitions.lookback)]
-        last = keys[-1]
+        recent = keys[max(0, len(keys) - 1 - spec.partitions.lookback) :]
+        if spec.multi_account:
+            # One run per account and window: accounts load, fail and retry independently.
+            for account in spec.account_names:
+                for day in recent:
+                    key = dg.MultiPartitionKey({"account": account, "date": day})
+                    yield dg.RunRequest(run_key=str(key), partition_key=key)
+            return
+        first, last = recent[0], recent[-1]
         yield dg.RunRequest(
             run_key=f"{first}...{last}",
             tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
@@ -82,8 +90,11 @@ def _snapshot_schedule(spec: ProviderSpec) -> dg.ScheduleDefinition:
     job = dg.define_asset_job(
         snapshot_job_name(spec.name),
         selection=_snapshot_selection(spec),
+        partitions_def=asset_partitions(spec, windowed=False),
         description=f"Reload {spec.name}'s snapshot resources.",
     )
+    if spec.multi_account:
+        return _per_account_snapshot_schedule(spec, job)
     return dg.ScheduleDefinition(
         name=f"{spec.name}_snapshot_schedule",
         cron_schedule=_CRON[spec.partitions.granularity],
@@ -92,6 +103,23 @@ def _snapshot_schedule(spec: ProviderSpec) -> dg.ScheduleDefinition:
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description=f"Reloads {spec.name}'s snapshots (replaced whole) on the ingest cadence.",
     )
+
+
+def _per_account_snapshot_schedule(spec: ProviderSpec, job: Any) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name=f"{spec.name}_snapshot_schedule",
+        cron_schedule=_CRON[spec.partitions.granularity],
+        job=job,
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=f"Reloads {spec.name}'s snapshots, one run per account.",
+    )
+    def snapshots(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
+        tick = context.scheduled_execution_time.isoformat()
+        for account in spec.account_names:
+            yield dg.RunRequest(run_key=f"{account}@{tick}", partition_key=account)
+
+    return snapshots
 
 
 def ingest_schedules(specs: Sequence[ProviderSpec]) -> list[dg.ScheduleDefinition]:

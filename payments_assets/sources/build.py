@@ -14,7 +14,15 @@ from dlt.extract.source import DltSource
 from dlt.sources.helpers.requests.retry import Client
 from dlt.sources.rest_api import rest_api_source
 
-from ..specs import ProviderSpec, ResourceSpec, columns_config, endpoint_params, paginator_config
+from ..specs import (
+    ACCOUNT_COLUMN,
+    DEFAULT_ACCOUNT,
+    ProviderSpec,
+    ResourceSpec,
+    columns_config,
+    endpoint_params,
+    paginator_config,
+)
 from .auth import build_auth
 from .errors import InsecureURLError, MissingCredentialsError
 from .masking import mask_card_numbers
@@ -93,20 +101,35 @@ def _stamp_loaded_at(loaded_at: datetime) -> Callable[[dict[str, Any]], dict[str
     return stamp
 
 
+def _as_dlt_key(key: str | tuple[str, ...] | None) -> str | list[str] | None:
+    return list(key) if isinstance(key, tuple) else key
+
+
+def _stamp_account(account: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def stamp(item: dict[str, Any]) -> dict[str, Any]:
+        item[ACCOUNT_COLUMN] = account
+        return item
+
+    return stamp
+
+
 def _resource_config(
-    spec: ProviderSpec, resource: ResourceSpec, window: Window | None
+    spec: ProviderSpec,
+    resource: ResourceSpec,
+    window: Window | None,
+    account_params: Mapping[str, Any],
 ) -> dict[str, Any]:
     endpoint = spec.endpoint_of(resource)
     assert endpoint.paginator is not None and endpoint.data_selector is not None
     retry_statuses = frozenset(spec.retry_policy.retry_on_status_codes)
     config: dict[str, Any] = {
         "name": resource.name,
-        "primary_key": spec.primary_key_of(resource),
+        "primary_key": _as_dlt_key(spec.primary_key_of(resource)),
         "write_disposition": spec.write_disposition_of(resource),
         "columns": columns_config(spec, resource),
         "endpoint": {
             "path": endpoint.path,
-            "params": endpoint_params(endpoint),
+            "params": {**endpoint_params(endpoint), **account_params},
             "data_selector": endpoint.data_selector,
             "paginator": paginator_config(endpoint.paginator),
             "response_actions": [
@@ -136,15 +159,20 @@ def build_source(
     window: Window | None = None,
     resources: Iterable[str] | None = None,
     loaded_at: datetime | None = None,
+    account: str = DEFAULT_ACCOUNT,
 ) -> DltSource:
     """The dlt rest_api source for `spec`; `window` limits windowed resources to it.
 
     Snapshot resources (no time cursor) get a `_loaded_at` column; every resource masks card
-    numbers before anything is written.
+    numbers before anything is written. With accounts declared, requests carry the account's
+    own header/parameters and every row its account.
     """
     _check_connection(spec, connection)
     wanted = set(resources) if resources is not None else {r.name for r in spec.resources}
     chosen = [r for r in spec.resources if r.name in wanted]
+    declared = spec.account(account)
+    headers = {**spec.client.headers, **(declared.headers if declared else {})}
+    account_params = dict(declared.params) if declared else {}
     session = _session(spec)
     config: dict[str, Any] = {
         "client": {
@@ -153,9 +181,11 @@ def build_source(
                 spec.client.auth, dict(connection.secrets), connection.token_url, session
             ),
             "session": session,
-            "headers": dict(spec.client.headers) or None,
+            "headers": headers or None,
         },
-        "resources": [_resource_config(spec, resource, window) for resource in chosen],
+        "resources": [
+            _resource_config(spec, resource, window, account_params) for resource in chosen
+        ],
     }
     config["client"] = {k: v for k, v in config["client"].items() if v is not None}
     source = rest_api_source(config, name=spec.name)
@@ -165,6 +195,8 @@ def build_source(
         dlt_resource.add_map(mask_card_numbers)
         if not spec.is_windowed(resource):
             dlt_resource.add_map(stamp)
+        if spec.multi_account:
+            dlt_resource.add_map(_stamp_account(account))
     return source
 
 
