@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import dagster as dg
 
 from .specs import ProviderSpec
@@ -15,12 +17,27 @@ _BY_GRANULARITY = {
 
 
 def partitions_for(spec: ProviderSpec) -> dg.TimeWindowPartitionsDefinition:
-    """UTC windows from the YAML's start date; the last one is the latest complete window."""
+    """UTC windows from the YAML's start date, up to and including the window in progress.
+
+    The window in progress exists so that a webhook about a record changed a minute ago can
+    load it now; schedules load complete windows only (`complete_partition_keys`).
+    """
     cls = _BY_GRANULARITY[spec.partitions.granularity]
     start = spec.partitions.start.isoformat()
     if spec.partitions.granularity == "hourly":
         start = f"{start}-00:00"
-    return cls(start_date=start, timezone="UTC")
+    return cls(start_date=start, timezone="UTC", end_offset=1)
+
+
+def complete_partition_keys(
+    partitions_def: dg.TimeWindowPartitionsDefinition, now: datetime
+) -> list[str]:
+    """Partition keys whose window has ended at `now` (the one in progress left out)."""
+    return [
+        key
+        for key in partitions_def.get_partition_keys(current_time=now)
+        if partitions_def.time_window_for_partition_key(key).end <= now
+    ]
 
 
 def asset_partitions(spec: ProviderSpec, windowed: bool) -> dg.PartitionsDefinition | None:

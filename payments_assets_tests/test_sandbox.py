@@ -633,4 +633,5 @@ def test_env_command_prints_export_lines() -> None:
     assert "export PAYMENTS_BILLING_BASE_URL='http://127.0.0.1:9999/billing'" in lines
     assert "export PAYMENTS_COMMERCE_BASE_URL='http://127.0.0.1:9999/commerce/v1/'" in lines
     assert f"export PAYMENTS_GATEWAY_CLIENT_SECRET='{CLIENT_SECRET}'" in lines
-    assert len(lines) == 11 and all(line.startswith("export PAYMENTS_") for line in lines)
+    assert "export PAYMENTS_BILLING_WEBHOOK_SECRET='whsec_test_billing_9b2d4c6e'" in lines
+    assert len(lines) == 15 and all(line.startswith("export PAYMENTS_") for line in lines)

@@ -15,7 +15,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from ..partitions import asset_partitions, partitions_for
+from ..partitions import complete_partition_keys, partitions_for
 from ..specs import ProviderSpec
 
 _CRON = {
@@ -49,7 +49,6 @@ def _windowed_schedule(spec: ProviderSpec) -> dg.ScheduleDefinition:
     job = dg.define_asset_job(
         windowed_job_name(spec.name),
         selection=_windowed_selection(spec),
-        partitions_def=asset_partitions(spec, windowed=True),
         description=f"Load {spec.name}'s windowed resources for a range of partitions.",
     )
 
@@ -66,7 +65,7 @@ def _windowed_schedule(spec: ProviderSpec) -> dg.ScheduleDefinition:
     )
     def ingest(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
         now = context.scheduled_execution_time
-        keys = partitions_def.get_partition_keys(current_time=now)
+        keys = complete_partition_keys(partitions_def, now)
         if not keys:
             return
         recent = keys[max(0, len(keys) - 1 - spec.partitions.lookback) :]
@@ -90,7 +89,6 @@ def _snapshot_schedule(spec: ProviderSpec) -> dg.ScheduleDefinition:
     job = dg.define_asset_job(
         snapshot_job_name(spec.name),
         selection=_snapshot_selection(spec),
-        partitions_def=asset_partitions(spec, windowed=False),
         description=f"Reload {spec.name}'s snapshot resources.",
     )
     if spec.multi_account:

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from payments_assets.sandbox.auth import check_request, client_credentials
 from payments_assets.sandbox.catalog import Resource
+from payments_assets.sandbox.credentials import account_id
 from payments_assets.sandbox.errors import ApiError, error_body
 from payments_assets.sandbox.faults import status_of
 from payments_assets.sandbox.paging import build_page
@@ -33,13 +34,15 @@ def token_endpoint(state: SandboxState) -> Endpoint:
     async def issue_token(request: Request) -> Response:
         state.stats.requests[TOKEN_PATH] += 1
         try:
-            client_credentials(request.headers, await request.body())
+            account = client_credentials(
+                request.headers, await request.body(), state.options.accounts
+            )
         except ApiError as error:
             state.stats.auth_failures += error.status == 401
             return refusal("gateway", error)
         state.stats.tokens_issued += 1
         body = {
-            "access_token": state.tokens.issue(),
+            "access_token": state.tokens.issue(account),
             "token_type": "Bearer",
             "expires_in": state.tokens.ttl,
         }
@@ -52,10 +55,15 @@ def _gate(state: SandboxState, resource: Resource, request: Request) -> Response
     """Refuse or fail the request as configured; else return the injected fault kind, if any."""
     provider = resource.provider
     try:
-        check_request(provider, request.headers, request.query_params, state.tokens)
+        account = check_request(
+            provider, request.headers, request.query_params, state.tokens, state.options.accounts
+        )
     except ApiError as error:
-        state.stats.auth_failures += 1
+        state.stats.auth_failures += error.status == 401
+        state.stats.account_mismatches += error.code == "account_mismatch"
         return refusal(provider, error)
+    request.state.account = account
+    state.stats.by_account[f"{provider}/{account_id(account)}"] += 1
     if not state.buckets[provider].allow():
         state.stats.faults["429"] += 1
         limited = ApiError(429, "rate_limited", "too many requests", {"Retry-After": "1"})
@@ -79,8 +87,6 @@ def _faulty(resource: Resource, kind: str, page: dict[str, Any]) -> Response:
 
 
 def list_endpoint(state: SandboxState, resource: Resource) -> Endpoint:
-    dataset = state.datasets[resource.key]
-
     async def list_records(request: Request) -> Response:
         state.stats.requests[resource.path] += 1
         if state.options.latency_ms:
@@ -88,6 +94,7 @@ def list_endpoint(state: SandboxState, resource: Resource) -> Endpoint:
         gate = _gate(state, resource, request)
         if isinstance(gate, Response):
             return gate
+        dataset = state.accounts[request.state.account][resource.key]
         try:
             page = build_page(dataset, request.query_params, endless=gate == "endless_cursor")
         except ApiError as error:

@@ -4,6 +4,9 @@
 never binds a socket itself.
 """
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -33,6 +36,15 @@ def create_app(options: SandboxOptions | None = None) -> Starlette:
     routes = [Route(TOKEN_PATH, token_endpoint(state), methods=["POST"])]
     routes += [Route(r.path, list_endpoint(state, r), methods=["GET"]) for r in RESOURCES]
     routes += control_routes(state)
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if state.webhooks is not None:  # deliver what is queued before the process ends
+            state.webhooks.close()
+
+    app = Starlette(
+        routes=routes, exception_handlers={HTTPException: _http_error}, lifespan=lifespan
+    )
     app.state.sandbox = state
     return app

@@ -46,10 +46,21 @@ def serve_parser() -> argparse.ArgumentParser:
         "--token-ttl", type=int, default=defaults.token_ttl, help="gateway token lifetime (s)"
     )
     parser.add_argument(
-        "--accounts", type=int, default=1, help="accepted and stored; not used yet (planned)"
+        "--accounts",
+        type=int,
+        default=1,
+        help="accounts per provider, each with its own credentials and records (ids overlap)",
     )
     parser.add_argument(
-        "--webhook-url", default=None, help="accepted and stored; not used yet (planned)"
+        "--webhook-url",
+        default=None,
+        help="send signed webhooks for touched records to URL/<provider> (e.g. "
+        "http://127.0.0.1:8766/webhooks)",
+    )
+    parser.add_argument(
+        "--webhook-faults",
+        default=None,
+        help="chance per event of webhook faults, e.g. duplicate=0.1,out_of_order=0.1,forged=0.05",
     )
     return parser
 
@@ -61,11 +72,14 @@ def env_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--host", default=DEFAULT_HOST)
+    parser.add_argument(
+        "--accounts", type=int, default=1, help="also export accounts 2..N's credentials"
+    )
     return parser
 
 
-def print_env(host: str, port: int) -> None:
-    for name, value in sandbox_env(host, port).items():
+def print_env(host: str, port: int, accounts: int = 1) -> None:
+    for name, value in sandbox_env(host, port, accounts).items():
         quoted = value.replace("'", "'\"'\"'")
         print(f"export {name}='{quoted}'")
 
@@ -85,6 +99,7 @@ def serve(argv: list[str]) -> None:
             token_ttl=args.token_ttl,
             accounts=args.accounts,
             webhook_url=args.webhook_url,
+            webhook_faults=args.webhook_faults,
         )
     except ValueError as error:
         parser.error(str(error))
@@ -103,6 +118,6 @@ def main(argv: list[str] | None = None) -> None:
     arguments = sys.argv[1:] if argv is None else argv
     if arguments[:1] == ["env"]:
         args = env_parser().parse_args(arguments[1:])
-        print_env(args.host, args.port)
+        print_env(args.host, args.port, args.accounts)
     else:
         serve(arguments)

@@ -1,4 +1,5 @@
-"""Test-mode control endpoints: read and reset counters, inject faults, touch records.
+"""Test-mode control endpoints: read and reset counters, inject faults, touch records (which
+sends a webhook when `--webhook-url` is set).
 
 They need no credentials because the sandbox binds to loopback and holds nothing of value;
 tests and benchmarks use them to arrange a scenario and to count what a client did.
@@ -17,6 +18,7 @@ from payments_assets.sandbox.faults import FaultError, parse_fault
 from payments_assets.sandbox.responses import FastJSONResponse
 from payments_assets.sandbox.state import SandboxState
 from payments_assets.sandbox.timeline import parse_moment
+from payments_assets.sandbox.webhooks import parse_touch_faults
 
 
 def _problem(status: int, code: str, message: str) -> Response:
@@ -51,21 +53,31 @@ def control_routes(state: SandboxState) -> list[Route]:
     async def touch(request: Request) -> Response:
         provider, name, record_id = (request.path_params[k] for k in ("provider", "resource", "id"))
         resource = BY_KEY.get((provider, name))
-        dataset = state.datasets.get((provider, name))
+        account = int(request.query_params.get("account", "1"))
+        dataset = state.accounts.get(account, {}).get((provider, name))
         index = resource.index_of(record_id) if resource else None
         if dataset is None or index is None or index >= dataset.count:
             return _problem(404, "not_found", f"no record {provider}/{name}/{record_id}")
         try:
             body = await _json_body(request)
-            when = body.get("updated_at") if isinstance(body, dict) else None
+            body = body if isinstance(body, dict) else {}
+            when = body.get("updated_at")
             moment = (
                 int(parse_moment(when, "iso"))
                 if isinstance(when, str)
                 else dataset.timeline.clamp(int(time.time()))
             )
+            faults = parse_touch_faults(body.get("webhook"))
         except ValueError as error:
-            return _problem(400, "invalid_touch", f'expected {{"updated_at": "<iso>"?}}: {error}')
-        return FastJSONResponse(dataset.touch(index, moment))
+            return _problem(
+                400,
+                "invalid_touch",
+                f'expected {{"updated_at": "<iso>"?, "webhook": {{}}?}}: {error}',
+            )
+        record = dataset.touch(index, moment)
+        if state.webhooks is not None:
+            state.webhooks.emit(provider, name, record, faults)
+        return FastJSONResponse(record)
 
     return [
         Route("/__stats", stats, methods=["GET", "DELETE"]),

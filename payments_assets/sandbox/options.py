@@ -7,6 +7,8 @@ One dataclass means `running_sandbox(records=...)`, `payments-sandbox --records`
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta, timezone
 
+from payments_assets.sandbox.webhooks import WebhookFaultError, parse_fault_rates
+
 
 def default_start() -> date:
     """Thirty days before today (UTC), so the demo always shows fresh data."""
@@ -27,6 +29,7 @@ class SandboxOptions:
     token_ttl: int = 3600
     accounts: int = 1
     webhook_url: str | None = None
+    webhook_faults: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.start, str):  # running_sandbox(start="2026-10-01") reads naturally
@@ -40,6 +43,10 @@ class SandboxOptions:
             "token_ttl must be >= 1 second" if self.token_ttl < 1 else "",
             "accounts must be >= 1" if self.accounts < 1 else "",
         ]
+        try:
+            parse_fault_rates(self.webhook_faults)
+        except WebhookFaultError as error:
+            problems.append(str(error))
         if any(problems):
             raise ValueError("; ".join(p for p in problems if p))
 

@@ -32,8 +32,11 @@ class SandboxStartError(RuntimeError):
 class SandboxHandle:
     """A running sandbox: where it listens, the env that points clients at it, its controls."""
 
-    def __init__(self, port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    def __init__(
+        self, port: int, process: subprocess.Popen[bytes], log: Path, accounts: int = 1
+    ) -> None:
         self.port = port
+        self.accounts = accounts
         self.process = process
         self._log = log
         self._http = requests.Session()
@@ -44,7 +47,7 @@ class SandboxHandle:
 
     @property
     def env(self) -> dict[str, str]:
-        return sandbox_env(HOST, self.port)
+        return sandbox_env(HOST, self.port, self.accounts)
 
     def output(self) -> str:
         """Everything the server process has printed so far (stdout and stderr)."""
@@ -68,11 +71,32 @@ class SandboxHandle:
         self._call("DELETE", "/__faults")
 
     def touch(
-        self, provider: str, resource: str, id: str, updated_at: str | None = None
+        self,
+        provider: str,
+        resource: str,
+        id: str,
+        updated_at: str | None = None,
+        webhook: dict[str, bool] | None = None,
     ) -> dict[str, Any]:
-        """Move a record's update time (default now, clamped into the data range)."""
-        body = {} if updated_at is None else {"updated_at": updated_at}
+        """Move a record's update time (default now, clamped into the data range).
+
+        With `--webhook-url` this sends a `<resource>.updated` event; `webhook` forces or
+        forbids faults on it: `{"duplicate": True, "out_of_order": True, "forged": True}`.
+        """
+        body: dict[str, Any] = {} if updated_at is None else {"updated_at": updated_at}
+        if webhook is not None:
+            body["webhook"] = webhook
         return self._call("POST", f"/__records/{provider}/{resource}/{id}/touch", body)
+
+    def wait_for_webhooks(self, timeout: float = 10.0) -> dict[str, int]:
+        """Wait until every webhook sent so far was answered (or given up); returns the counts."""
+        deadline = time.monotonic() + timeout
+        while True:
+            counts = self.stats()["webhooks"]
+            done = counts["delivered"] + counts["refused"] + counts["failed"]
+            if done >= counts["emitted"] or time.monotonic() > deadline:
+                return counts
+            time.sleep(0.02)
 
     def close(self) -> None:
         self._http.close()
@@ -103,7 +127,7 @@ def _start(options: SandboxOptions, log: Path) -> SandboxHandle:
         process = subprocess.Popen(
             [*command, *options.to_args()], stdout=sink, stderr=subprocess.STDOUT, env=env
         )
-    handle = SandboxHandle(port, process, log)
+    handle = SandboxHandle(port, process, log, options.accounts)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -1,4 +1,5 @@
-"""Everything one running sandbox remembers: datasets, tokens, faults, rate buckets, counters.
+"""Everything one running sandbox remembers: datasets, tokens, faults, rate buckets, counters,
+and the webhook emitter when `--webhook-url` is set.
 
 Built once per app from `SandboxOptions`; handlers receive it explicitly, so two apps in one
 process (as in-process tests may create) never share state.
@@ -11,6 +12,9 @@ from payments_assets.sandbox.faults import FaultBook, RandomFailures
 from payments_assets.sandbox.options import SandboxOptions
 from payments_assets.sandbox.stats import Stats
 from payments_assets.sandbox.throttle import TokenBucket
+from payments_assets.sandbox.webhooks import WebhookEmitter, parse_fault_rates
+
+ACCOUNT_SEED_STEP = 7919
 
 
 class SandboxState:
@@ -18,14 +22,34 @@ class SandboxState:
 
     def __init__(self, options: SandboxOptions) -> None:
         self.options = options
-        self.datasets = {
-            resource.key: Dataset(
-                resource, options.records, options.start_epoch, options.end_epoch, options.seed
-            )
-            for resource in RESOURCES
+        # Account k has its own records (another seed) under the same ids: ids overlap across
+        # accounts, as they do at real providers.
+        self.accounts = {
+            number: {
+                resource.key: Dataset(
+                    resource,
+                    options.records,
+                    options.start_epoch,
+                    options.end_epoch,
+                    options.seed + ACCOUNT_SEED_STEP * (number - 1),
+                )
+                for resource in RESOURCES
+            }
+            for number in range(1, options.accounts + 1)
         }
+        self.datasets = self.accounts[1]
         self.tokens = TokenIssuer(options.token_ttl)
         self.faults = FaultBook()
         self.failures = RandomFailures(options.fail_rate, options.seed)
         self.buckets = {provider: TokenBucket(options.rate_limit) for provider in PROVIDERS}
         self.stats = Stats()
+        self.webhooks = (
+            WebhookEmitter(
+                options.webhook_url,
+                parse_fault_rates(options.webhook_faults),
+                options.seed,
+                self.stats,
+            )
+            if options.webhook_url
+            else None
+        )

@@ -1,0 +1,147 @@
+"""Webhook sensors: stored provider events become runs of the partitions they touch.
+
+Each provider's sensor reads the events stored after its cursor (the last row id it saw), maps
+each to its resource and to the partition of the record's update time, and asks for one run of
+the provider's windowed job per partition, limited to the affected resources. The run reads the
+API rather than the event, so the merge lands the latest version whatever order events came in.
+"""
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from ..partitions import partitions_for
+from ..specs import ProviderSpec
+from ..webhooks.events import WebhookEvent, record_time
+from ..webhooks.resource import WebhookEventStore
+from ..webhooks.store import StoredEvent
+from .schedules import snapshot_job_name, windowed_job_name
+
+BATCH_SIZE = 1000
+"""Events read per tick; a longer backlog drains over the next ticks."""
+
+MIN_INTERVAL_SECONDS = 10
+
+PartitionKey = str | dg.MultiPartitionKey
+
+
+@dataclass
+class PartitionRun:
+    """One run to request: a partition, the resources events named in it, the newest event."""
+
+    partition_key: PartitionKey
+    resources: set[str] = field(default_factory=set)
+    events: int = 0
+    last_row: int = 0
+    last_event_id: str = ""
+
+    def request(self, provider: str) -> dg.RunRequest:
+        return dg.RunRequest(
+            # Repeated events for one partition in one tick give one run; a later event, another.
+            run_key=f"webhook:{provider}:{self.partition_key}:{self.last_row}",
+            partition_key=self.partition_key,
+            asset_selection=[dg.AssetKey([provider, name]) for name in sorted(self.resources)],
+            tags={
+                "payments/trigger": "webhook",
+                "payments/webhook_events": str(self.events),
+                "payments/webhook_last_event": self.last_event_id,
+            },
+        )
+
+
+@dataclass
+class RunPlan:
+    """What a batch of events asks for, and what it leaves alone (reason → count)."""
+
+    runs: dict[str, PartitionRun] = field(default_factory=dict)
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+def _accounts(spec: ProviderSpec, event: WebhookEvent) -> tuple[str, ...]:
+    """The accounts an event is about: its `account` field, or every account if it has none."""
+    named = event.body.get("account")
+    if named is None:
+        return spec.account_names
+    return (named,) if named in spec.account_names else ()
+
+
+def plan_runs(spec: ProviderSpec, events: Sequence[StoredEvent]) -> RunPlan:
+    """Group `events` into one run per affected partition (exists and is open for runs)."""
+    plan = RunPlan()
+    windows = partitions_for(spec)
+    cursors = {r.name: spec.endpoint_of(r).incremental for r in spec.resources}
+    for stored in events:
+        event = stored.event
+        incremental = cursors.get(event.resource)
+        if incremental is None:
+            reason = (
+                f"{event.resource}: a snapshot, reloaded by {snapshot_job_name(spec.name)}"
+                if event.resource in cursors
+                else f"{event.resource!r}: not a resource of {spec.name}"
+            )
+            plan.skipped[reason] += 1
+            continue
+        moment = record_time(event.object, incremental)
+        if moment is None:
+            plan.skipped[f"{event.resource}: no readable {incremental.cursor_path}"] += 1
+            continue
+        window = windows.get_partition_key_for_timestamp(moment.timestamp())
+        if not windows.has_partition_key(window):
+            # Before the first partition, or the window still open: the schedule loads that
+            # one once it closes.
+            plan.skipped[
+                f"{event.resource}: no partition {window} (not started or still open)"
+            ] += 1
+            continue
+        accounts = _accounts(spec, event) if spec.multi_account else (None,)
+        if not accounts:
+            plan.skipped[f"{event.resource}: account {event.body.get('account')!r} unknown"] += 1
+        for account in accounts:
+            key: PartitionKey = (
+                dg.MultiPartitionKey({"account": account, "date": window}) if account else window
+            )
+            run = plan.runs.setdefault(str(key), PartitionRun(key))
+            run.resources.add(event.resource)
+            run.events += 1
+            run.last_row, run.last_event_id = stored.row_id, event.event_id
+    return plan
+
+
+def webhook_sensor(spec: ProviderSpec) -> dg.SensorDefinition:
+    """The sensor that loads `spec`'s partitions named by its stored webhook events."""
+
+    @dg.sensor(
+        name=f"{spec.name}_webhook_sensor",
+        job_name=windowed_job_name(spec.name),
+        minimum_interval_seconds=MIN_INTERVAL_SECONDS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            f"Loads the {spec.name} partitions that received webhook events since the last tick: "
+            "one run per partition, limited to the resources the events name."
+        ),
+    )
+    def on_webhook_events(
+        context: dg.SensorEvaluationContext, webhook_store: WebhookEventStore
+    ) -> dg.SensorResult:
+        after = int(context.cursor or 0)
+        events = webhook_store.store().after(spec.name, after, BATCH_SIZE)
+        if not events:
+            return dg.SensorResult(skip_reason=f"no {spec.name} events after row {after}")
+        plan = plan_runs(spec, events)
+        for reason, count in sorted(plan.skipped.items()):
+            context.log.info(f"{spec.name}: {count} event(s) start no run: {reason}")
+        requests = [run.request(spec.name) for run in plan.runs.values()]
+        return dg.SensorResult(
+            run_requests=requests,
+            cursor=str(events[-1].row_id),
+            skip_reason=None if requests else f"{len(events)} event(s), no partition to load",
+        )
+
+    return on_webhook_events
+
+
+def webhook_sensors(specs: Sequence[ProviderSpec]) -> list[dg.SensorDefinition]:
+    """One sensor per provider with windowed resources (the ones a run can target)."""
+    return [webhook_sensor(spec) for spec in specs if any(map(spec.is_windowed, spec.resources))]

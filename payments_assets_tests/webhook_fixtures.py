@@ -1,0 +1,68 @@
+"""Fixtures for webhook tests: a running receiver with the sandbox's secrets, and signed posts.
+
+Loaded from conftest through `pytest_plugins`. The receiver is a real `payments-webhooks`
+process on a loopback port, as a provider would meet it.
+"""
+
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from payments_assets.sandbox.credentials import WEBHOOK_SECRETS
+from payments_assets.webhooks.process import ReceiverHandle, running_receiver
+from payments_assets.webhooks.signing import SIGNATURE_HEADER, sign
+from payments_assets.webhooks.store import WebhookStore
+
+
+@pytest.fixture(scope="session")
+def receiver_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("webhooks") / "webhooks.sqlite"
+
+
+@pytest.fixture(scope="session")
+def receiver(receiver_db: Path) -> Iterator[ReceiverHandle]:
+    """`payments-webhooks` for all four providers, signing secrets as the sandbox's."""
+    with running_receiver(receiver_db, WEBHOOK_SECRETS) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="session")
+def receiver_store(receiver_db: Path) -> WebhookStore:
+    return WebhookStore(receiver_db)
+
+
+def make_event(provider: str, resource: str, record: dict[str, Any], **fields: Any) -> dict:
+    """An `<resource>.updated` event about `record`, with a fresh id unless one is given."""
+    return {
+        "id": f"evt_{secrets.token_hex(8)}",
+        "type": f"{resource}.updated",
+        "provider": provider,
+        "created": int(time.time()),
+        "data": {"object": record},
+        **fields,
+    }
+
+
+def post_event(
+    receiver: ReceiverHandle,
+    provider: str,
+    event: dict[str, Any],
+    secret: str | None = None,
+    timestamp: int | None = None,
+    session: Any = requests,
+) -> requests.Response:
+    """POST `event` signed with `secret` (default: the provider's) at `timestamp` (now)."""
+    body = json.dumps(event).encode()
+    signature = sign(secret or WEBHOOK_SECRETS[provider], body, timestamp)
+    return session.post(
+        receiver.url(provider),
+        data=body,
+        headers={SIGNATURE_HEADER: signature, "Content-Type": "application/json"},
+        timeout=10,
+    )
