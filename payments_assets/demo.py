@@ -1,8 +1,9 @@
 """`payments-demo`: the sandbox and the Dagster UI on one machine, with nothing to configure.
 
-Starts the sandbox payments API on a free loopback port, points every provider at it (the same
-variables `payments-sandbox env` prints), gives Dagster a local instance under `data/`, and runs
-`dagster dev` on the code location until you press Ctrl-C.
+Starts the webhook receiver and the sandbox payments API (which signs and sends webhooks to the
+receiver when records change) on free loopback ports, points every provider at the sandbox (the
+same variables `payments-sandbox env` prints), gives Dagster a local instance under `data/`, and
+runs `dagster dev` on the code location until you press Ctrl-C.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .sandbox.credentials import WEBHOOK_SECRETS
 from .sandbox.process import running_sandbox
+from .webhooks.process import running_receiver
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,16 +38,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=30, help="days of history in the sandbox")
     args = parser.parse_args(argv)
 
-    with running_sandbox(records=args.records, days=args.days) as sandbox:
+    webhook_db = os.environ.get(
+        "PAYMENTS_WEBHOOK_DB", str(PROJECT_ROOT / "data" / "webhooks.sqlite")
+    )
+    with (
+        running_receiver(webhook_db, WEBHOOK_SECRETS) as receiver,
+        running_sandbox(
+            records=args.records, days=args.days, webhook_url=receiver.base_url
+        ) as sandbox,
+    ):
         env = {
             **os.environ,
             **sandbox.env,
+            "PAYMENTS_WEBHOOK_DB": webhook_db,
             "DAGSTER_HOME": str(_dagster_home()),
             "PAYMENTS_DUCKDB_PATH": os.environ.get(
                 "PAYMENTS_DUCKDB_PATH", str(PROJECT_ROOT / "data" / "payments.duckdb")
             ),
         }
         print(f"sandbox payments API on {sandbox.base_url} (stats: {sandbox.base_url}/__stats)")
+        print(f"webhook receiver on {receiver.base_url}/<provider>")
         print(f"Dagster UI on http://127.0.0.1:{args.ui_port}")
         command = [
             str(Path(sys.executable).parent / "dagster"),
