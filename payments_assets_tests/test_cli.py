@@ -15,7 +15,12 @@ MODULE = "payments_assets.definitions"
 
 def _run(args: list[str], env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess:
     return subprocess.run(
-        args, env=env, capture_output=True, text=True, timeout=timeout, cwd=Path(__file__).parents[1]
+        args,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=Path(__file__).parents[1],
     )
 
 
@@ -58,8 +63,17 @@ def test_definitions_import_makes_no_network_call(tmp_path):
 
 
 def test_materialize_a_provider_group_for_one_partition(cli_env):
-    args = [str(BIN / "dagster"), "asset", "materialize", "-m", MODULE,
-            "--select", "group:billing", "--partition", "2026-10-05"]
+    args = [
+        str(BIN / "dagster"),
+        "asset",
+        "materialize",
+        "-m",
+        MODULE,
+        "--select",
+        "group:billing",
+        "--partition",
+        "2026-10-05",
+    ]
     result = _run(args, cli_env)
     assert result.returncode == 0, result.stderr[-3000:]
     [(rows,)] = query(Path(cli_env["PAYMENTS_DUCKDB_PATH"]), "select count(*) from billing.charges")
@@ -67,8 +81,17 @@ def test_materialize_a_provider_group_for_one_partition(cli_env):
 
 
 def test_materialize_a_partition_range_as_one_run(cli_env):
-    args = [str(BIN / "dagster"), "asset", "materialize", "-m", MODULE,
-            "--select", "direct_debit/payments", "--partition-range", "2026-10-01...2026-10-03"]
+    args = [
+        str(BIN / "dagster"),
+        "asset",
+        "materialize",
+        "-m",
+        MODULE,
+        "--select",
+        "direct_debit/payments",
+        "--partition-range",
+        "2026-10-01...2026-10-03",
+    ]
     result = _run(args, cli_env)
     assert result.returncode == 0, result.stderr[-3000:]
     [(rows, first, last)] = query(
