@@ -1,0 +1,86 @@
+"""What a quality rule is: a name, whether it blocks, the tables it applies to, how it judges.
+
+Rules are small functions from a `Subject` (the table as it is now) to a `Finding`; the factory in
+`quality.py` turns every rule that applies to a raw table into one check on that asset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import dagster as dg
+
+from ..resources import Warehouse
+from .sql import table_columns, table_ref
+from .targets import RawTable
+
+
+@dataclass
+class Subject:
+    """One raw table at check time: where it is, what columns it has, and the instance's memory."""
+
+    target: RawTable
+    warehouse: Warehouse
+    instance: dg.DagsterInstance
+
+    @cached_property
+    def columns(self) -> dict[str, dict[str, str]]:
+        """Column → type for the table and each child table, as the warehouse has them now."""
+        return table_columns(self.warehouse, self.target.provider, self.target.table)
+
+    @property
+    def main_columns(self) -> dict[str, str]:
+        return self.columns.get(self.target.table, {})
+
+    @property
+    def ref(self) -> str:
+        return table_ref(self.warehouse, self.target.provider, self.target.table)
+
+    def check_key(self, rule: str) -> dg.AssetCheckKey:
+        return dg.AssetCheckKey(self.target.key, rule)
+
+
+@dataclass(frozen=True)
+class Finding:
+    passed: bool
+    description: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    description: str
+    blocking: bool
+    applies_to: Callable[[RawTable], bool]
+    judge: Callable[[Subject], Finding]
+
+    @property
+    def severity(self) -> dg.AssetCheckSeverity:
+        # Only ERROR failures stop downstream assets; the rest ask for a look.
+        return dg.AssetCheckSeverity.ERROR if self.blocking else dg.AssetCheckSeverity.WARN
+
+    def spec(self, target: RawTable) -> dg.AssetCheckSpec:
+        return dg.AssetCheckSpec(
+            self.name, asset=target.key, description=self.description, blocking=self.blocking
+        )
+
+    def result(self, subject: Subject, finding: Finding) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(
+            asset_key=subject.target.key,
+            check_name=self.name,
+            passed=finding.passed,
+            severity=self.severity,
+            description=finding.description,
+            metadata=dict(finding.metadata),
+        )
+
+
+def listing(values: Any, limit: int = 5) -> str:
+    """`a, b, c` — at most `limit` values, then how many more."""
+    items = [str(value) for value in values]
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
