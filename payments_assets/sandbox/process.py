@@ -5,7 +5,6 @@ separate memory), and it cannot share state with the test that drives it.
 """
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,7 @@ from typing import Any
 
 import requests
 
+from payments_assets.loopback import free_port, stop
 from payments_assets.sandbox.credentials import sandbox_env
 from payments_assets.sandbox.options import SandboxOptions
 
@@ -100,22 +100,11 @@ class SandboxHandle:
 
     def close(self) -> None:
         self._http.close()
-        self.process.terminate()
-        try:
-            self.process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
+        stop(self.process, STOP_TIMEOUT)
 
 
 def _start(options: SandboxOptions, log: Path) -> SandboxHandle:
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "payments_assets.sandbox", "--host", HOST, "--port", str(port)]
     # Importable even from a source tree that was never installed.
     root = str(Path(__file__).resolve().parents[2])

@@ -7,7 +7,6 @@ shared memory with the client that measures it.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import requests
+
+from payments_assets.loopback import free_port, stop
 
 from .signing import secret_variable
 
@@ -49,18 +50,7 @@ class ReceiverHandle:
         return self._log.read_text(errors="replace")
 
     def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
+        stop(self.process, STOP_TIMEOUT)
 
 
 def _wait_until_up(handle: ReceiverHandle) -> None:
@@ -90,7 +80,7 @@ def running_receiver(
         **{secret_variable(provider): secret for provider, secret in secrets.items()},
         "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
     }
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "payments_assets.webhooks", "--host", HOST]
     command += ["--port", str(port), "--db", str(db)]
     command += [] if tolerance is None else ["--tolerance", str(tolerance)]
