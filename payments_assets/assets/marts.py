@@ -13,7 +13,7 @@ from dagster import AssetExecutionContext
 
 from ..automation.declarative import downstream_condition
 from ..resources import Warehouse
-from .currencies import AMOUNT_TYPE, major_units_sql
+from .amounts import AMOUNT_TYPE, major_units_sql
 from .ingest import RAW_TAG as LAYER_TAG
 from .staging import STAGING_SCHEMA
 from .warehouse_sql import warehouse_session, writer_pool

@@ -15,7 +15,7 @@ from dagster import AssetExecutionContext
 from ..automation.declarative import downstream_condition
 from ..resources import Warehouse
 from ..specs import ProviderSpec, ResourceSpec
-from .currencies import major_units_sql
+from .amounts import major_units_sql
 from .ingest import RAW_TAG as LAYER_TAG
 from .status_vocabulary import STATUS_MAP, UNKNOWN, status_sql
 from .warehouse_sql import WarehouseSession, warehouse_session, writer_pool

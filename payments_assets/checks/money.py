@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from .iso4217 import ISO_4217
+from ..currencies import ISO_4217
 from .rules import Finding, Rule, Subject, listing
 from .sql import INTEGER_TYPES, quote, run
 

@@ -1,15 +1,10 @@
-"""Minor units to major units: the one place that knows how many decimals a currency has.
+"""Minor units to major units in SQL, from the currencies' ISO 4217 exponents.
 
 APIs send integer minor units (cents; whole yen). Staging and marts turn them into exact decimals
 with the SQL built here, so a zero- or three-decimal currency is never divided by 100.
 """
 
-# ISO 4217 minor units where they differ from 2.
-ZERO_DECIMAL = (
-    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW",
-    "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF",
-)  # fmt: skip
-THREE_DECIMAL = ("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND")
+from ..currencies import THREE_DECIMAL, ZERO_DECIMAL
 
 # Three decimals hold every ISO 4217 minor unit exactly (KWD 1.234); 15 integer digits are plenty.
 AMOUNT_TYPE = "DECIMAL(18,3)"

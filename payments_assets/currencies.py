@@ -1,9 +1,10 @@
-"""ISO 4217 alphabetic currency codes, so a typo or a made-up code never reaches revenue figures.
+"""ISO 4217 facts: which codes exist, and how many decimals each currency's minor unit has.
 
-The active codes of ISO 4217 list one (2025), plus the few withdrawn since 2023 that historical
-records still carry (ANG, HRK, SLL,
-ZWL). Precious metals, fund units and test codes (XAU, XDR, XTS,
-XXX, …) are left out: no payment is made in them.
+Shared by the money checks (a made-up code never reaches revenue figures) and staging (a zero- or
+three-decimal currency is never divided by 100). The active codes of ISO 4217 list one (2025),
+plus the few withdrawn since 2023 that historical records still carry (ANG, HRK, SLL, ZWL).
+Precious metals, fund units and test codes (XAU, XDR, XTS, XXX, …) are left out: no payment is
+made in them.
 """
 
 _CODES = """
@@ -18,3 +19,10 @@ _CODES = """
     """
 
 ISO_4217: frozenset[str] = frozenset(_CODES.split())
+
+# ISO 4217 minor units where they differ from 2.
+ZERO_DECIMAL = (
+    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW",
+    "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF",
+)  # fmt: skip
+THREE_DECIMAL = ("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND")
