@@ -3,11 +3,10 @@
 from pathlib import Path
 
 import pytest
-import requests
 
 from payments_assets.specs import load_providers
 
-from .warehouse_fixtures import query
+from .warehouse_fixtures import balances_in_sandbox, query
 
 RECORDS = 200  # the session sandbox's --records
 ALL_DAYS = ("2026-10-01", "2026-10-30")
@@ -36,28 +35,12 @@ def _table_counts(database: Path) -> dict[str, tuple[int, int]]:
     return counts
 
 
-def _balances_in_sandbox(sandbox) -> int:
-    env = sandbox.env
-    token = requests.post(
-        env["PAYMENTS_GATEWAY_TOKEN_URL"],
-        data={"grant_type": "client_credentials"},
-        auth=(env["PAYMENTS_GATEWAY_CLIENT_ID"], env["PAYMENTS_GATEWAY_CLIENT_SECRET"]),
-        timeout=10,
-    ).json()["access_token"]
-    response = requests.get(
-        env["PAYMENTS_GATEWAY_BASE_URL"] + "/v1/balances",
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
-    return len(response.json()["data"])
-
-
 def test_every_resource_lands_exactly_once_after_two_runs(sandbox, loader, warehouse_path):
     for _ in range(2):
         loader.partition_range(*ALL_DAYS)
         loader.snapshots()
     counts = _table_counts(warehouse_path)
-    balances = _balances_in_sandbox(sandbox)
+    balances = balances_in_sandbox(sandbox)
     expected = {name: (RECORDS, RECORDS) for name in counts}
     expected["gateway/balances"] = (balances, balances)
     assert counts == expected

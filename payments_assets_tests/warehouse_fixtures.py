@@ -11,6 +11,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 import pytest
+import requests
 
 from payments_assets.assets.ingest import ingest_assets
 from payments_assets.resources import build_resources
@@ -111,3 +112,20 @@ def loader_for(instance: dg.DagsterInstance) -> Callable[[Sequence[ProviderSpec]
 def query(database: Path, sql: str) -> list[tuple[Any, ...]]:
     with duckdb.connect(str(database), read_only=True) as connection:
         return connection.execute(sql).fetchall()
+
+
+def balances_in_sandbox(sandbox: Any) -> int:
+    """How many balances the sandbox serves (one per currency), read over HTTP."""
+    env = sandbox.env
+    token = requests.post(
+        env["PAYMENTS_GATEWAY_TOKEN_URL"],
+        data={"grant_type": "client_credentials"},
+        auth=(env["PAYMENTS_GATEWAY_CLIENT_ID"], env["PAYMENTS_GATEWAY_CLIENT_SECRET"]),
+        timeout=10,
+    ).json()["access_token"]
+    response = requests.get(
+        env["PAYMENTS_GATEWAY_BASE_URL"] + "/v1/balances",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    return len(response.json()["data"])
