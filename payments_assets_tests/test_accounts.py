@@ -1,5 +1,6 @@
 """Several accounts per provider: own credentials, rows kept apart, backfills one at a time."""
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -7,6 +8,9 @@ import pytest
 import yaml
 
 from payments_assets.assets.ingest import ingest_assets
+from payments_assets.assets.marts import mart_assets
+from payments_assets.assets.staging import staging_assets
+from payments_assets.resources import build_resources
 from payments_assets.specs import ACCOUNT_COLUMN, load_providers
 
 from .warehouse_fixtures import Loader, point_env_at, query
@@ -129,6 +133,40 @@ def test_strict_isolation_writes_each_account_to_its_own_schema(
         )
     }
     assert schemas == {"billing_eu", "billing_us"}
+
+
+def test_staging_and_marts_carry_the_account(two_accounts, monkeypatch, tmp_path):
+    _, database, loader = two_accounts
+    monkeypatch.setenv("PAYMENTS_EXPORT_DIR", str(tmp_path / "exports"))
+    for account in ("eu", "us"):
+        loader.partition(_key(account, "2026-10-05"))
+    others = [s for s in load_providers() if s.name != "billing"]
+    Loader(others, loader.instance).partition("2026-10-05")
+    Loader(others, loader.instance).snapshots()
+    specs = [*loader.specs, *others]
+    dg.materialize(
+        [*staging_assets(specs, "duckdb"), *mart_assets("duckdb")],
+        resources=build_resources(specs, os.environ),
+        instance=loader.instance,
+    )
+    [(rows, keys, accounts)] = query(
+        database,
+        "select count(*), count(distinct (account, payment_key)), count(distinct account) "
+        "from marts.fct_payments where provider = 'billing'",
+    )
+    assert rows == keys and accounts == 2
+    [(shared,)] = query(
+        database,
+        "select count(*) from marts.fct_payments a join marts.fct_payments b "
+        "on a.payment_key = b.payment_key and a.account = 'eu' and b.account = 'us'",
+    )
+    assert shared > 0, "equal ids in two accounts stay two payments"
+    assert {
+        row[0]
+        for row in query(
+            database, "select distinct account from marts.daily_revenue where provider = 'gateway'"
+        )
+    } == {"default"}
 
 
 def test_a_single_account_provider_behaves_as_before():

@@ -87,7 +87,9 @@ def test_daily_revenue_equals_the_sums_of_the_providers_own_records(
     actual = {
         (str(day), provider, currency): [payments, gross, refunds, refunded, net]
         for day, provider, currency, payments, gross, refunds, refunded, net in query(
-            built.database, "select * from marts.daily_revenue"
+            built.database,
+            "select revenue_date, provider, currency, payments, gross_amount, refunds, "
+            "refunded_amount, net_amount from marts.daily_revenue",
         )
     }
     assert actual == {key: [*row, row[1] - row[3]] for key, row in expected.items()}

@@ -71,7 +71,7 @@ class Mart:
 
 FCT_PAYMENTS = Mart(
     name="fct_payments",
-    grain=("payment_key",),
+    grain=("account", "payment_key"),
     question=(
         "What payments did we take, across all our processors? One row per payment attempt: "
         "gateway payments, billing charges, direct debit payments and commerce charges, with the "
@@ -86,29 +86,31 @@ FCT_PAYMENTS = Mart(
         (STAGING_SCHEMA, "commerce__charges"),
     ),
     sql=f"""
-SELECT "payment_key", "provider", "source_resource", "payment_id", "customer_key", "payout_id",
+SELECT "account", "payment_key", "provider", "source_resource", "payment_id", "customer_key",
+  "payout_id",
   "payment_method", "amount", "amount_minor", "currency", "status", "provider_status",
   "status" IN ({", ".join(f"'{status}'" for status in COLLECTED)}) AS "is_collected",
   "occurred_at", "updated_at", {_day('"occurred_at"')} AS "payment_date"
 FROM (
-  SELECT 'gateway:' || "id" AS "payment_key", 'gateway' AS "provider",
+  SELECT "account", 'gateway:' || "id" AS "payment_key", 'gateway' AS "provider",
     'list_payments' AS "source_resource", "id" AS "payment_id",
     CAST(NULL AS VARCHAR) AS "customer_key", CAST(NULL AS VARCHAR) AS "payout_id",
     "method" AS "payment_method", "amount", "amount_minor", "currency", "status",
     "provider_status", "created_at" AS "occurred_at", "updated_at"
   FROM {_staging("gateway", "list_payments")}
   UNION ALL
-  SELECT 'billing:' || "id", 'billing', 'charges', "id", 'billing:' || "customer_id", NULL,
+  SELECT "account", 'billing:' || "id", 'billing', 'charges', "id",
+    'billing:' || "customer_id", NULL,
     "payment_method_details__type", "amount", "amount_minor", "currency", "status",
     "provider_status", "created_at", "updated_at"
   FROM {_staging("billing", "charges")}
   UNION ALL
-  SELECT 'direct_debit:' || "id", 'direct_debit', 'payments', "id",
+  SELECT "account", 'direct_debit:' || "id", 'direct_debit', 'payments', "id",
     'direct_debit:' || "mandate_id", "payout_id", 'direct_debit', "amount", "amount_minor",
     "currency", "status", "provider_status", "created_at", "updated_at"
   FROM {_staging("direct_debit", "payments")}
   UNION ALL
-  SELECT 'commerce:' || "charge_id", 'commerce', 'charges', "charge_id",
+  SELECT "account", 'commerce:' || "charge_id", 'commerce', 'charges', "charge_id",
     'commerce:' || "customer_id", NULL, NULL, "amount", "amount_minor", "currency", "status",
     "provider_status", "occurred", "occurred"
   FROM {_staging("commerce", "charges")}
@@ -118,7 +120,7 @@ FROM (
 
 FCT_REFUNDS = Mart(
     name="fct_refunds",
-    grain=("refund_key",),
+    grain=("account", "refund_key"),
     question=(
         "What was refunded, by whom and against which payment? One row per refund: billing and "
         "direct debit refund objects, gateway transactions of type `refund`, and commerce "
@@ -132,27 +134,28 @@ FCT_REFUNDS = Mart(
         (STAGING_SCHEMA, "commerce__charges"),
     ),
     sql=f"""
-SELECT "refund_key", "provider", "source_resource", "refund_id", "payment_key", "reason",
+SELECT "account", "refund_key", "provider", "source_resource", "refund_id", "payment_key",
+  "reason",
   "amount", "amount_minor", "currency", "status", "provider_status", "refunded_at",
   {_day('"refunded_at"')} AS "refund_date"
 FROM (
-  SELECT 'billing:' || "id" AS "refund_key", 'billing' AS "provider",
+  SELECT "account", 'billing:' || "id" AS "refund_key", 'billing' AS "provider",
     'refunds' AS "source_resource", "id" AS "refund_id",
     'billing:' || "charge_id" AS "payment_key", "reason", "amount", "amount_minor", "currency",
     "status", "provider_status", "created_at" AS "refunded_at"
   FROM {_staging("billing", "refunds")}
   UNION ALL
-  SELECT 'direct_debit:' || "id", 'direct_debit', 'refunds', "id",
+  SELECT "account", 'direct_debit:' || "id", 'direct_debit', 'refunds', "id",
     'direct_debit:' || "payment_id", NULL, "amount", "amount_minor", "currency", "status",
     "provider_status", "created_at"
   FROM {_staging("direct_debit", "refunds")}
   UNION ALL
-  SELECT 'gateway:' || "id", 'gateway', 'transactions', "id", NULL, NULL, "amount",
+  SELECT "account", 'gateway:' || "id", 'gateway', 'transactions', "id", NULL, NULL, "amount",
     "amount_minor", "currency", "status", "provider_status", "created_at"
   FROM {_staging("gateway", "transactions")}
   WHERE "type" = 'refund'
   UNION ALL
-  SELECT 'commerce:' || "charge_id", 'commerce', 'charges', "charge_id",
+  SELECT "account", 'commerce:' || "charge_id", 'commerce', 'charges', "charge_id",
     'commerce:' || "charge_id", NULL, "amount", "amount_minor", "currency", 'succeeded',
     "provider_status", "occurred"
   FROM {_staging("commerce", "charges")}
@@ -163,7 +166,7 @@ FROM (
 
 DIM_CUSTOMERS = Mart(
     name="dim_customers",
-    grain=("customer_key",),
+    grain=("account", "customer_key"),
     question=(
         "Who are our customers, at each provider that knows them? One row per billing customer, "
         "commerce customer and direct debit mandate holder (direct debit knows a customer only "
@@ -176,16 +179,18 @@ DIM_CUSTOMERS = Mart(
         (STAGING_SCHEMA, "direct_debit__mandates"),
     ),
     sql=f"""
-SELECT 'billing:' || "id" AS "customer_key", 'billing' AS "provider", "id" AS "customer_id",
+SELECT "account", 'billing:' || "id" AS "customer_key", 'billing' AS "provider",
+  "id" AS "customer_id",
   "name", "email", "phone", "address__country" AS "country", "currency" AS "preferred_currency",
   "status", "created_at" AS "first_seen_at", "updated_at"
 FROM {_staging("billing", "customers")}
 UNION ALL
-SELECT 'commerce:' || "customer_id", 'commerce', "customer_id", "name", "email", "phone", NULL,
+SELECT "account", 'commerce:' || "customer_id", 'commerce', "customer_id", "name", "email",
+  "phone", NULL,
   NULL, NULL, "first_seen", "first_seen"
 FROM {_staging("commerce", "customers")}
 UNION ALL
-SELECT 'direct_debit:' || "id", 'direct_debit', "id",
+SELECT "account", 'direct_debit:' || "id", 'direct_debit', "id",
   TRIM(COALESCE("customer__given_name", '') || ' ' || COALESCE("customer__family_name", '')),
   "customer__email", NULL, "customer__address__country", NULL,
   CASE WHEN "status" = 'active' THEN 'active' ELSE 'inactive' END, "created_at", "updated_at"
@@ -195,33 +200,34 @@ FROM {_staging("direct_debit", "mandates")}
 
 DAILY_REVENUE = Mart(
     name="daily_revenue",
-    grain=("revenue_date", "provider", "currency"),
+    grain=("revenue_date", "provider", "account", "currency"),
     question=(
-        "What did we take in each day (UTC), per provider and currency, and how much went back "
-        "out? `gross_amount` sums collected payments by payment day, `refunded_amount` sums "
+        "What did we take in each day (UTC), per provider, account and currency, and how much went "
+        "back out? `gross_amount` sums collected payments by payment day, `refunded_amount` sums "
         "succeeded refunds by refund day, `net_amount` is the difference. Currencies are never "
         "added together."
     ),
     reads=((MARTS_SCHEMA, "fct_payments"), (MARTS_SCHEMA, "fct_refunds")),
     sql=f"""
-SELECT "revenue_date", "provider", "currency",
+SELECT "revenue_date", "provider", "account", "currency",
   CAST(SUM("payments") AS BIGINT) AS "payments",
   CAST(SUM("gross_amount") AS {AMOUNT_TYPE}) AS "gross_amount",
   CAST(SUM("refunds") AS BIGINT) AS "refunds",
   CAST(SUM("refunded_amount") AS {AMOUNT_TYPE}) AS "refunded_amount",
   CAST(SUM("gross_amount") - SUM("refunded_amount") AS {AMOUNT_TYPE}) AS "net_amount"
 FROM (
-  SELECT "payment_date" AS "revenue_date", "provider", "currency", 1 AS "payments",
+  SELECT "payment_date" AS "revenue_date", "provider", "account", "currency", 1 AS "payments",
     "amount" AS "gross_amount", 0 AS "refunds",
     CAST(0 AS {AMOUNT_TYPE}) AS "refunded_amount"
   FROM {_mart("fct_payments")}
   WHERE "is_collected"
   UNION ALL
-  SELECT "refund_date", "provider", "currency", 0, CAST(0 AS {AMOUNT_TYPE}), 1, "amount"
+  SELECT "refund_date", "provider", "account", "currency", 0, CAST(0 AS {AMOUNT_TYPE}), 1,
+    "amount"
   FROM {_mart("fct_refunds")}
   WHERE "status" = 'succeeded'
 ) AS movements
-GROUP BY "revenue_date", "provider", "currency"
+GROUP BY "revenue_date", "provider", "account", "currency"
 """,
 )
 
@@ -229,7 +235,7 @@ GROUP BY "revenue_date", "provider", "currency"
 # payouts spec lists only `amount` as an amount column).
 PAYOUTS_RECONCILIATION = Mart(
     name="payouts_reconciliation",
-    grain=("payout_id",),
+    grain=("account", "payout_id"),
     question=(
         "Does each direct debit payout match the payments in it? One row per payout (and per "
         "payout id that payments name but the API did not return): the payments that name it, "
@@ -240,7 +246,8 @@ PAYOUTS_RECONCILIATION = Mart(
     ),
     reads=((STAGING_SCHEMA, "direct_debit__payouts"), (STAGING_SCHEMA, "direct_debit__payments")),
     sql=f"""
-SELECT "payout_id", "reference", "status", "provider_status", "currency", "arrival_date",
+SELECT "account", "payout_id", "reference", "status", "provider_status", "currency",
+  "arrival_date",
   "payout_amount", "deducted_fees", "payments", "payments_amount", "other_currency_payments",
   "expected_amount", CAST("payout_amount" - "expected_amount" AS {AMOUNT_TYPE}) AS "difference",
   CASE
@@ -251,7 +258,8 @@ SELECT "payout_id", "reference", "status", "provider_status", "currency", "arriv
     ELSE 'amount_mismatch'
   END AS "reconciliation_status"
 FROM (
-  SELECT COALESCE(payouts."id", linked."payout_id") AS "payout_id",
+  SELECT COALESCE(payouts."account", linked."account") AS "account",
+    COALESCE(payouts."id", linked."payout_id") AS "payout_id",
     payouts."id" AS "known_payout", payouts."reference",
     payouts."status", payouts."provider_status", payouts."currency", payouts."arrival_date",
     payouts."amount" AS "payout_amount",
@@ -264,17 +272,17 @@ FROM (
       AS "expected_amount"
   FROM {_staging("direct_debit", "payouts")} AS payouts
   FULL OUTER JOIN (
-    SELECT payments."payout_id", COUNT(*) AS "payments",
+    SELECT payments."account", payments."payout_id", COUNT(*) AS "payments",
       SUM(CASE WHEN payments."currency" = payouts."currency" THEN payments."amount" END)
         AS "payments_amount",
       SUM(CASE WHEN payments."currency" <> payouts."currency" THEN 1 ELSE 0 END)
         AS "other_currency_payments"
     FROM {_staging("direct_debit", "payments")} AS payments
     LEFT JOIN {_staging("direct_debit", "payouts")} AS payouts
-      ON payouts."id" = payments."payout_id"
+      ON payouts."id" = payments."payout_id" AND payouts."account" = payments."account"
     WHERE payments."payout_id" IS NOT NULL
-    GROUP BY payments."payout_id"
-  ) AS linked ON linked."payout_id" = payouts."id"
+    GROUP BY payments."account", payments."payout_id"
+  ) AS linked ON linked."payout_id" = payouts."id" AND linked."account" = payouts."account"
 ) AS reconciled
 """,
 )

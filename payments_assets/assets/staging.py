@@ -14,7 +14,7 @@ from dagster import AssetExecutionContext
 
 from ..automation.declarative import downstream_condition
 from ..resources import Warehouse
-from ..specs import ProviderSpec, ResourceSpec
+from ..specs import ACCOUNT_COLUMN, DEFAULT_ACCOUNT, ProviderSpec, ResourceSpec
 from .amounts import major_units_sql
 from .ingest import RAW_TAG as LAYER_TAG
 from .status_vocabulary import STATUS_MAP, UNKNOWN, status_sql
@@ -163,10 +163,14 @@ class StagingTable:
         present: dict[str, str | None] = {**raw_columns}
         for name in self.hinted_types:
             present.setdefault(name, None)
-        expressions = [
+        # Every staging row says which provider account it came from ('default' with one).
+        account = (
+            _quoted(ACCOUNT_COLUMN) if ACCOUNT_COLUMN in raw_columns else f"'{DEFAULT_ACCOUNT}'"
+        )
+        expressions = [f'{account} AS "account"'] + [
             expression
             for name, raw_type in present.items()
-            if name != DLT_ROW_ID
+            if name not in (DLT_ROW_ID, ACCOUNT_COLUMN, "account")
             for expression in self._expressions(name, raw_type)
         ]
         newest_first = [
