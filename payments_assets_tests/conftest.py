@@ -9,7 +9,13 @@ import pytest
 
 from payments_assets.sandbox import SandboxHandle, running_sandbox
 
-pytest_plugins = ["payments_assets_tests.warehouse_fixtures"]
+pytest_plugins = [
+    "payments_assets_tests.warehouse_fixtures",
+    "payments_assets_tests.webhook_fixtures",
+    "payments_assets_tests.postgres_fixtures",
+    "payments_assets_tests.marts_fixtures",
+    "payments_assets_tests.trust_fixtures",
+]
 
 SANDBOX_DEFAULTS: dict[str, Any] = {
     "records": 200,
