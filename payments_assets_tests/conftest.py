@@ -15,6 +15,7 @@ pytest_plugins = [
     "payments_assets_tests.postgres_fixtures",
     "payments_assets_tests.marts_fixtures",
     "payments_assets_tests.trust_fixtures",
+    "payments_assets_tests.reliability_fixtures",
 ]
 
 SANDBOX_DEFAULTS: dict[str, Any] = {

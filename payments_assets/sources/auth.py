@@ -2,11 +2,13 @@
 
 dlt's OAuth2 client refreshes on its own clock only; providers also revoke tokens early, so ours
 also refreshes when a request comes back 401 (and resends it once), refreshes a little before
-expiry, and shares one token per (token URL, client id) across resources and runs in a process.
+expiry, and shares one token per (token URL, client id, secret) across resources and runs in a
+process: a changed or wrong secret never rides on a token another secret obtained.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from dataclasses import dataclass
@@ -35,22 +37,25 @@ class _Token:
     expires_at: float
 
 
+_Key = tuple[str, str, str]
+
+
 class _TokenCache:
-    """Tokens by (token URL, client id), so every resource of a provider shares one."""
+    """Tokens by (token URL, client id, secret digest): every resource of a provider shares one."""
 
     def __init__(self) -> None:
-        self._tokens: dict[tuple[str, str], _Token] = {}
+        self._tokens: dict[_Key, _Token] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, str]) -> _Token | None:
+    def get(self, key: _Key) -> _Token | None:
         with self._lock:
             return self._tokens.get(key)
 
-    def put(self, key: tuple[str, str], token: _Token) -> None:
+    def put(self, key: _Key, token: _Token) -> None:
         with self._lock:
             self._tokens[key] = token
 
-    def drop(self, key: tuple[str, str], value: str) -> None:
+    def drop(self, key: _Key, value: str) -> None:
         with self._lock:
             if (current := self._tokens.get(key)) and current.value == value:
                 del self._tokens[key]
@@ -79,7 +84,9 @@ class OAuth2ClientCredentialsAuth(AuthConfigBase):
         self.token_url, self.scope = token_url, scope
         self._client_id, self._client_secret = client_id, client_secret
         self._session = session
-        self._key = (token_url, client_id)
+        # A digest, not the secret: the key may show up in a debugger or a log.
+        digest = hashlib.sha256(client_secret.encode()).hexdigest()
+        self._key = (token_url, client_id, digest)
         self._refresh_lock = threading.Lock()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> OAuth2ClientCredentialsAuth:

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
+from dlt.common import jsonpath
 from dlt.extract.source import DltSource
 from dlt.sources.helpers.requests.retry import Client
 from dlt.sources.rest_api import rest_api_source
@@ -23,6 +24,7 @@ from ..specs import (
     endpoint_params,
     paginator_config,
 )
+from .arrow import load_pages_as_arrow
 from .auth import build_auth
 from .errors import InsecureURLError, MissingCredentialsError
 from .masking import mask_card_numbers
@@ -130,7 +132,8 @@ def _resource_config(
         "endpoint": {
             "path": endpoint.path,
             "params": {**endpoint_params(endpoint), **account_params},
-            "data_selector": endpoint.data_selector,
+            # Compiled once: dlt would parse the JSONPath again for every page.
+            "data_selector": jsonpath.compile_path(endpoint.data_selector),
             "paginator": paginator_config(endpoint.paginator),
             "response_actions": [
                 response_checker(spec.name, resource.name, endpoint.data_selector, retry_statuses)
@@ -189,14 +192,22 @@ def build_source(
     }
     config["client"] = {k: v for k, v in config["client"].items() if v is not None}
     source = rest_api_source(config, name=spec.name)
-    stamp = _stamp_loaded_at(loaded_at or datetime.now(timezone.utc))
+    stamped_at = loaded_at or datetime.now(timezone.utc)
+    stamp = _stamp_loaded_at(stamped_at)
     for resource in chosen:
         dlt_resource = source.resources[resource.name]
-        dlt_resource.add_map(mask_card_numbers)
-        if not spec.is_windowed(resource):
-            dlt_resource.add_map(stamp)
-        if spec.multi_account:
-            dlt_resource.add_map(_stamp_account(account))
+        constants = {
+            **({} if spec.is_windowed(resource) else {LOADED_AT: stamped_at}),
+            **({ACCOUNT_COLUMN: account} if spec.multi_account else {}),
+        }
+        if not load_pages_as_arrow(dlt_resource, spec, resource, constants):
+            dlt_resource.add_map(mask_card_numbers)
+            if not spec.is_windowed(resource):
+                dlt_resource.add_map(stamp)
+            if spec.multi_account:
+                dlt_resource.add_map(_stamp_account(account))
+        # Resources extract side by side: one waits for its pages while another is parsed.
+        dlt_resource.parallelize()
     return source
 
 

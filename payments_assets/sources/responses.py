@@ -1,9 +1,10 @@
-"""Every response is checked before dlt reads it: status, JSON, and the data selector.
+"""Every response is checked before dlt reads it: status, JSON, the data selector, progress.
 
-Without this, an HTML error page fails deep inside dlt with a JSON decode error, and a response
+Without this, an HTML error page fails deep inside dlt with a JSON decode error, a response
 whose data selector matches nothing "succeeds" with zero rows (an offset paginator then stops
-early, silently losing the rest). Parsing once here and handing dlt the parsed body also saves
-the two further parses dlt would do per page.
+early, silently losing the rest), and a cursor that never ends makes dlt's paginators request
+forever. Parsing once here and handing dlt the parsed body also saves the two further parses dlt
+would do per page.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ def response_checker(
                 path,
                 f"the body is not valid JSON ({exc}): {_preview(response)}",
             ) from None
-        if data_selector != "$" and not jsonpath.find_values(selector, body):
+        found = jsonpath.find_values(selector, body) if data_selector != "$" else [body]
+        if not found:
             keys = sorted(body) if isinstance(body, dict) else type(body).__name__
             raise ProviderResponseError(
                 provider,
@@ -67,10 +69,46 @@ def response_checker(
                 f"the data selector '{data_selector}' matches nothing in the response "
                 f"(top-level keys: {keys}); the API changed or the provider YAML is wrong",
             )
+        if (problem := progress(response.url, found)) is not None:
+            raise ProviderResponseError(provider, resource, path, problem)
         response.json = lambda **_: body  # type: ignore[method-assign]
         return response
 
+    progress = _ProgressGuard()
     return check
+
+
+class _ProgressGuard:
+    """Notices a walk that stopped advancing: the same request again, or the same records.
+
+    One guard per resource and source: a source walks each resource once, so two consecutive
+    answers to one URL, or two non-empty pages with the same records, mean the cursor or
+    offset does not move (an endless cursor, an offset the API ignores) and dlt would loop.
+    """
+
+    def __init__(self) -> None:
+        self._url: str | None = None
+        self._page: tuple[int, bytes, bytes] | None = None
+
+    def __call__(self, url: str, found: list[Any]) -> str | None:
+        records = found[0] if len(found) == 1 and isinstance(found[0], list) else found
+        # Fingerprints, not the records: later steps mask and stamp records in place.
+        page = (
+            (len(records), orjson.dumps(records[0]), orjson.dumps(records[-1])) if records else None
+        )
+        repeated_url, repeated_page = url == self._url, page is not None and page == self._page
+        self._url, self._page = url, page
+        if repeated_url:
+            return (
+                "the next page's request repeats the previous one: the cursor does not advance; "
+                "stopped instead of requesting the same page forever"
+            )
+        if repeated_page:
+            return (
+                f"the API answered the same {len(records)} records as for the previous page: "
+                "its cursor or offset does not advance; stopped instead of paging forever"
+            )
+        return None
 
 
 def _preview(response: Response) -> str:

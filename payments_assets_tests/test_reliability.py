@@ -1,0 +1,487 @@
+"""Bad days: a flaky, rate-limited API, a killed run, a token revoked mid-run, malformed and endless
+answers. Every row lands exactly once or the run fails with a clear message, in bounded time,
+and no secret or card number is written anywhere."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import requests
+from dagster._core.instance.ref import InstanceRef
+from dagster._serdes import serialize_value
+
+from payments_assets.pipelines import duckdb_destination, run_pipeline
+from payments_assets.sources import Window, build_source, connection_from_environ
+from payments_assets.specs import ProviderSpec, load_providers, parse_provider
+
+from .reliability_fixtures import duckdb_text, files_text, leaks, secret_values
+from .test_ingest import failure_message
+from .warehouse_fixtures import Loader, point_env_at, query
+
+ALL_DAYS = ("2026-10-01", "2026-10-30")
+OCTOBER = Window(
+    datetime(2026, 10, 1, tzinfo=timezone.utc), datetime(2026, 10, 31, tzinfo=timezone.utc)
+)
+BALANCES = 6  # one per currency, whatever --records (docs/sandbox.md)
+DAGSTER = Path(sys.executable).parent / "dagster"
+ROOT = Path(__file__).parents[1]
+
+
+def _spec(specs: list[ProviderSpec], name: str) -> ProviderSpec:
+    return next(spec for spec in specs if spec.name == name)
+
+
+def _counts(
+    database: Path, specs: list[ProviderSpec], windowed_only: bool = False
+) -> dict[str, tuple[int, int]]:
+    """(rows, distinct keys) of every resource table (or of the windowed ones)."""
+    counts = {}
+    for spec in specs:
+        for resource in spec.resources:
+            if windowed_only and not spec.is_windowed(resource):
+                continue
+            key = spec.primary_key_of(resource)
+            [(rows, distinct)] = query(
+                database,
+                f'select count(*), count(distinct "{key}") from {spec.name}."{resource.name}"',
+            )
+            counts[f"{spec.name}/{resource.name}"] = (rows, distinct)
+    return counts
+
+
+def _every_row_once(specs: list[ProviderSpec], records: int) -> dict[str, tuple[int, int]]:
+    expected = {f"{s.name}/{r.name}": (records, records) for s in specs for r in s.resources}
+    if "gateway/balances" in expected:
+        expected["gateway/balances"] = (BALANCES, BALANCES)
+    return expected
+
+
+@pytest.mark.timeout(150)
+def test_flaky_rate_limited_api_lands_every_row_exactly_once(
+    sandbox_factory, patient_specs, instance, tmp_path, monkeypatch
+):
+    # About 70 data requests: 30% answered 5xx, and beyond 8 a second per provider 429.
+    sandbox = sandbox_factory(records=300, fail_rate=0.3, rate_limit=8)
+    database = point_env_at(monkeypatch, sandbox, tmp_path)
+    loader = Loader(patient_specs, instance)
+
+    loader.partition_range(*ALL_DAYS)
+    loader.snapshots()
+
+    assert _counts(database, patient_specs) == _every_row_once(patient_specs, 300)
+    faults = sandbox.stats()["faults"]
+    assert sum(faults.get(code, 0) for code in ("500", "502", "503", "504")) >= 5, faults
+    assert faults.get("429", 0) >= 1, faults
+
+
+def _when_requests_reach(sandbox, count: int, action, deadline: float = 60) -> threading.Thread:
+    """Run `action()` once the sandbox has answered `count` data requests (polled, bounded)."""
+
+    def watch() -> None:
+        stop = time.monotonic() + deadline
+        while time.monotonic() < stop:
+            if sandbox.stats()["requests_total"] >= count:
+                action()
+                return
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    return watcher
+
+
+@pytest.mark.timeout(90)
+def test_token_expiring_mid_run_is_refreshed(sandbox_factory, instance, tmp_path, monkeypatch):
+    # Tokens live one second and the API answers slowly: tokens run out while pages are read,
+    # and halfway through the provider revokes every token at once (a 401 to recover from).
+    sandbox = sandbox_factory(records=1500, latency_ms=100, token_ttl=1)
+    database = point_env_at(monkeypatch, sandbox, tmp_path)
+    gateway = _spec(load_providers(), "gateway")
+    loader = Loader([gateway], instance)
+    revoke = _when_requests_reach(
+        sandbox, 8, lambda: sandbox.inject_fault("/gateway", "expire_tokens")
+    )
+
+    result = loader.partition_range(*ALL_DAYS)
+    revoke.join(timeout=60)
+
+    assert result.success
+    stats = sandbox.stats()
+    assert stats["auth_failures"] >= 1, "the revocation happened mid-run"
+    assert stats["tokens_issued"] >= 3, stats
+    assert _counts(database, [gateway], windowed_only=True) == {
+        "gateway/transactions": (1500, 1500),
+        "gateway/list_payments": (1500, 1500),
+    }
+
+
+def _data(database: Path, spec: ProviderSpec) -> dict[str, list[tuple]]:
+    """Every table of `spec` without dlt's bookkeeping, child rows keyed by their parent's id."""
+    tables = {}
+    for resource in spec.resources:
+        name = f'{spec.name}."{resource.name}"'
+        columns = sorted(
+            row[0] for row in query(database, f"describe {name}") if not row[0].startswith("_dlt_")
+        )
+        listed = ", ".join(f'"{column}"' for column in columns)
+        tables[name] = query(database, f"select {listed} from {name} order by 1, 2, 3")
+    tables["invoices__lines"] = query(
+        database,
+        "select i.id, l._dlt_list_idx, l.description, l.amount from billing.invoices__lines l "
+        "join billing.invoices i on l._dlt_parent_id = i._dlt_id order by 1, 2",
+    )
+    return tables
+
+
+def _materialize(env: dict[str, str], database: Path, log: Path) -> subprocess.Popen:
+    """`dagster asset materialize` of billing's raw assets over October, as a process group."""
+    billing = _spec(load_providers(), "billing")
+    selection = ",".join(f"billing/{resource.name}" for resource in billing.resources)
+    args = [
+        str(DAGSTER), "asset", "materialize", "-m", "payments_assets.definitions",
+        "--select", selection, "--partition-range", "2026-10-01...2026-10-30",
+        "--config-json", '{"execution": {"config": {"in_process": {}}}}',
+    ]  # fmt: skip
+    with log.open("ab") as sink:
+        return subprocess.Popen(
+            args,
+            env={**env, "PAYMENTS_DUCKDB_PATH": str(database)},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+        )
+
+
+def _finish(process: subprocess.Popen, log: Path) -> None:
+    try:
+        code = process.wait(timeout=180)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise AssertionError(
+            f"the run did not finish in 180 s:\n{log.read_text()[-3000:]}"
+        ) from None
+    assert code == 0, log.read_text()[-3000:]
+
+
+def _fail_dead_runs(home: Path) -> set[str]:
+    """What run monitoring does for a run whose process died: mark it failed, free its slots.
+
+    Until then the killed run keeps its `duckdb_writer` pool slot and a restart waits forever.
+    """
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        holding = instance.event_log_storage.get_concurrency_info("duckdb_writer").active_run_ids
+        for run in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
+            instance.report_run_failed(run, "the run's process was killed (SIGKILL)")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+    return holding
+
+
+@pytest.mark.timeout(240)
+def test_run_killed_midway_and_restarted_ends_with_the_tables_of_a_clean_run(
+    sandbox_factory, instance, tmp_path, monkeypatch
+):
+    sandbox = sandbox_factory(records=1500, latency_ms=100)  # 15 pages a resource, 0.1 s each
+    billing = _spec(load_providers(), "billing")
+    clean = point_env_at(monkeypatch, sandbox, tmp_path / "clean")
+    sandbox.reset_stats()
+    Loader([billing], instance).partition_range(*ALL_DAYS)
+    pages = sandbox.stats()["requests_total"]
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    log, restarted = tmp_path / "runs.log", tmp_path / "restarted.duckdb"
+    sandbox.reset_stats()
+    killed = _materialize(env, restarted, log)
+    _when_requests_reach(sandbox, pages // 2, lambda: os.killpg(killed.pid, signal.SIGKILL)).join(
+        timeout=120
+    )
+    assert killed.wait(timeout=30) == -signal.SIGKILL, "killed halfway, not finished"
+    assert sandbox.stats()["requests_total"] < pages
+    assert _fail_dead_runs(home), "the killed run held the DuckDB writer's pool slot"
+
+    _finish(_materialize(env, restarted, log), log)
+
+    expected = _data(clean, billing)
+    assert _data(restarted, billing) == expected
+    assert all(len(rows) >= 1500 for rows in expected.values())
+
+
+def _tables_of(database: Path) -> dict[str, tuple[list[tuple], list[tuple]]]:
+    """Every table's column types and rows, without dlt's row ids and load ids."""
+    found = {}
+    for schema, table in query(
+        database,
+        "select table_schema, table_name from information_schema.tables "
+        "where table_schema not like '%staging%' and table_name not like '_dlt%'",
+    ):
+        types = query(
+            database,
+            "select column_name, data_type from information_schema.columns where "
+            f"table_schema = '{schema}' and table_name = '{table}' "
+            "and column_name not in ('_dlt_id', '_dlt_load_id', '_dlt_parent_id', '_dlt_root_id') "
+            "order by column_name",
+        )
+        listed = ", ".join(f'"{name}"' for name, _ in types)
+        found[f"{schema}.{table}"] = (
+            types,
+            query(database, f'select {listed} from {schema}."{table}" order by all'),
+        )
+    return found
+
+
+@pytest.mark.timeout(120)
+def test_arrow_batches_land_exactly_what_dlts_dict_path_lands(sandbox, tmp_path, monkeypatch):
+    """Every provider, windowed and snapshot: same tables, column types, rows, masks, children."""
+    loaded_at = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+    def load_all(database: Path) -> None:
+        for spec in load_providers():
+            connection = connection_from_environ(spec, sandbox.env)
+            for window in (OCTOBER, None):  # windowed resources, then snapshots
+                chosen = [r.name for r in spec.resources if spec.is_windowed(r) == bool(window)]
+                if not chosen:
+                    continue
+                source = build_source(spec, connection, window, chosen, loaded_at)
+                with run_pipeline(spec.name, duckdb_destination(database), spec.name) as pipeline:
+                    pipeline.run(source, loader_file_format="parquet").raise_on_failed_jobs()
+
+    load_all(tmp_path / "arrow.duckdb")
+    with monkeypatch.context() as patch:
+        patch.setattr("payments_assets.sources.build.load_pages_as_arrow", lambda *_: False)
+        load_all(tmp_path / "dicts.duckdb")
+
+    arrow, dicts = _tables_of(tmp_path / "arrow.duckdb"), _tables_of(tmp_path / "dicts.duckdb")
+    assert "billing.invoices__lines" in dicts and "gateway.transactions" in dicts
+    assert arrow == dicts
+
+
+def _source_error(spec: ProviderSpec, sandbox, resource: str, folder: Path) -> str:
+    """Run one resource through a plain dlt pipeline; the error it fails with."""
+    source = build_source(
+        spec, connection_from_environ(spec, sandbox.env), OCTOBER, resources=[resource]
+    )
+    destination = duckdb_destination(folder / "w.duckdb")
+    with (
+        run_pipeline(spec.name, destination, spec.name) as pipeline,
+        pytest.raises(Exception) as failure,
+    ):
+        pipeline.run(source, loader_file_format="parquet")
+    return str(failure.value)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("provider", "resource", "path"),
+    [
+        ("gateway", "transactions", "/gateway/v1/transactions"),  # next_cursor
+        ("gateway", "list_payments", "/gateway/v1/payments"),  # offset + has_more
+        ("billing", "charges", "/billing/v1/charges"),  # offset + total
+        ("direct_debit", "payments", "/direct_debit/v1/payments"),  # meta.cursors.after
+        ("commerce", "charges", "/commerce/v1/charges"),  # offset to an empty page
+    ],
+)
+def test_a_cursor_that_never_ends_fails_clearly_on_every_paginator(
+    sandbox, impatient_specs, tmp_path, provider, resource, path
+):
+    sandbox.inject_fault(path, "endless_cursor")
+    try:
+        started = time.monotonic()
+        message = _source_error(_spec(impatient_specs, provider), sandbox, resource, tmp_path)
+    finally:
+        sandbox.clear_faults()
+    assert f"{provider}/{resource}" in message and path in message
+    assert "does not advance" in message
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("path", "fault", "expected"),
+    [
+        ("/gateway/v1/transactions", "html_500", "HTTP 500"),
+        ("/gateway/v1/payments", "status:503", "HTTP 503"),
+        ("/direct_debit/v1/refunds", "truncated_json", "not valid JSON"),
+        ("/direct_debit/v1/mandates", "html", "expected JSON"),
+        ("/commerce/v1/customers", "missing_selector", "data selector 'data' matches nothing"),
+        ("/commerce/v1/charges", "status:429", "HTTP 429"),
+        ("/direct_debit/v1/payouts", "endless_cursor", "does not advance"),
+    ],
+)
+def test_bad_answers_fail_the_run_clearly_on_every_provider(
+    sandbox, warehouse_path, loader_for, impatient_specs, path, fault, expected
+):
+    provider, resource = path.split("/")[1], path.split("/")[-1]
+    loader = loader_for(impatient_specs)
+    sandbox.inject_fault(path, fault)
+    try:
+        result = loader.partition("2026-10-05", providers=[provider], raise_on_error=False)
+    finally:
+        sandbox.clear_faults()
+    assert not result.success
+    message = failure_message(result)
+    assert path in message and provider in message and resource.rstrip("s") in message
+    assert expected in message
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("provider", "variable", "wrong", "expected"),
+    [
+        ("gateway", "PAYMENTS_GATEWAY_CLIENT_SECRET", "gw_wrong_secret_0000", "client id"),
+        ("billing", "PAYMENTS_BILLING_API_KEY", "bk_wrong_key_0000", "HTTP 401"),
+        ("commerce", "PAYMENTS_COMMERCE_PASSWORD", "cm_wrong_password_0000", "HTTP 401"),
+    ],
+)
+def test_refused_credentials_fail_clearly_without_echoing_them(
+    warehouse_path, loader_for, impatient_specs, monkeypatch, provider, variable, wrong, expected
+):
+    monkeypatch.setenv(variable, wrong)
+    result = loader_for(impatient_specs).partition(
+        "2026-10-05", providers=[provider], raise_on_error=False
+    )
+    assert not result.success
+    message = failure_message(result)
+    assert expected in message and provider in message
+    assert wrong not in message and "api_key=bk" not in message
+
+
+@pytest.mark.timeout(60)
+def test_an_unreachable_api_fails_without_the_key_from_its_url(
+    warehouse_path, loader_for, impatient_specs, monkeypatch
+):
+    monkeypatch.setenv("PAYMENTS_BILLING_BASE_URL", "http://127.0.0.1:9/billing")  # discard port
+    result = loader_for(impatient_specs).partition(
+        "2026-10-05", providers=["billing"], raise_on_error=False
+    )
+    assert not result.success
+    message = failure_message(result)
+    assert "billing" in message and "Connection" in message
+    assert os.environ["PAYMENTS_BILLING_API_KEY"] not in message
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize(
+    ("provider", "resource", "window"),
+    [
+        ("commerce", "products", None),  # offset 500 to an empty page
+        ("billing", "customers", OCTOBER),  # offset 100 to `total`
+        ("gateway", "list_payments", OCTOBER),  # offset 100 to `has_more: false`
+        ("direct_debit", "payouts", OCTOBER),  # cursor, pages of 500
+    ],
+)
+def test_a_walk_whose_last_page_is_exactly_the_limit_lands_every_row(
+    sandbox_factory, tmp_path, provider, resource, window
+):
+    sandbox = sandbox_factory(records=1000)  # 1000 = 2 x 500 = 10 x 100: every last page is full
+    spec = _spec(load_providers(), provider)
+    source = build_source(
+        spec, connection_from_environ(spec, sandbox.env), window, resources=[resource]
+    )
+    database = tmp_path / "w.duckdb"
+    with run_pipeline(provider, duckdb_destination(database), provider) as pipeline:
+        pipeline.run(source, loader_file_format="parquet").raise_on_failed_jobs()
+    key = spec.primary_key_of(spec.resource(resource))
+    [(rows, distinct)] = query(
+        database, f'select count(*), count(distinct "{key}") from {provider}."{resource}"'
+    )
+    assert rows == distinct == 1000
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "must be a mapping"),
+        ("- name: charges\n", "must be a mapping"),
+        ("client:\n\tbase_url: x\n", "not valid YAML"),
+        ("name: billing\nresources: []\n", "partitions"),
+    ],
+)
+def test_a_broken_provider_file_is_refused_with_its_name(text, expected):
+    with pytest.raises(ValueError) as refused:
+        parse_provider(text, file="providers/billing.yaml", name="billing")
+    assert "providers/billing.yaml" in str(refused.value)
+    assert expected in str(refused.value)
+
+
+def _card_numbers_served(sandbox) -> set[str]:
+    """Every full card number the sandbox serves on gateway transactions."""
+    env = sandbox.env
+    token = requests.post(
+        env["PAYMENTS_GATEWAY_TOKEN_URL"],
+        data={"grant_type": "client_credentials"},
+        auth=(env["PAYMENTS_GATEWAY_CLIENT_ID"], env["PAYMENTS_GATEWAY_CLIENT_SECRET"]),
+        timeout=10,
+    ).json()["access_token"]
+    numbers, cursor = set(), None
+    for _ in range(100):
+        response = requests.get(
+            env["PAYMENTS_GATEWAY_BASE_URL"] + "/v1/transactions",
+            params={"limit": 100, **({"cursor": cursor} if cursor else {})},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        ).json()
+        numbers |= {r["card"]["number"] for r in response["data"] if r["card"].get("number")}
+        if not (cursor := response["next_cursor"]):
+            return numbers
+    raise AssertionError("transactions did not end within 100 pages")
+
+
+@pytest.mark.timeout(180)
+def test_secret_never_in_logs_event_log_or_warehouse(
+    sandbox_factory, patient_specs, impatient_specs, dagster_home, tmp_path, monkeypatch, capfd
+):
+    sandbox = sandbox_factory(records=200, fail_rate=0.1)  # retries log their URLs too
+    database = point_env_at(monkeypatch, sandbox, tmp_path)
+    Loader(patient_specs, dagster_home).partition_range(*ALL_DAYS)
+    failing = Loader(impatient_specs, dagster_home)
+    wrong = ["bk_wrong_key_0000", "gw_wrong_secret_0000"]
+    for fault, path in [
+        ("html", "/billing/v1/invoices"),
+        ("endless_cursor", "/gateway/v1/transactions"),
+    ]:
+        sandbox.inject_fault(path, fault)
+        failing.partition("2026-10-05", providers=[path.split("/")[1]], raise_on_error=False)
+        sandbox.clear_faults()
+    for variable, value in [
+        ("PAYMENTS_BILLING_API_KEY", wrong[0]),
+        ("PAYMENTS_GATEWAY_CLIENT_SECRET", wrong[1]),
+        ("PAYMENTS_BILLING_BASE_URL", "http://127.0.0.1:9/billing"),
+    ]:
+        with monkeypatch.context() as patch:
+            patch.setenv(variable, value)
+            provider = variable.split("_")[1].lower()
+            failing.partition("2026-10-05", providers=[provider], raise_on_error=False)
+
+    secrets, cards = secret_values(wrong), _card_numbers_served(sandbox)
+    assert cards, "the sandbox serves full card numbers to mask"
+    runs = dagster_home.get_runs()
+    assert len(runs) == 6 and sum(run.is_failure for run in runs) == 5
+    found: dict[str, list[str]] = {}
+    events = "\n".join(
+        serialize_value(entry) for run in runs for entry in dagster_home.all_logs(run.run_id)
+    )
+    assert "expected JSON" in events and "Connection" in events, "the failures were scanned"
+    found["event log"] = leaks(events, secrets, cards)
+    home = Path(os.environ["DAGSTER_HOME"])
+    for folder in (home, tmp_path / "dlt"):
+        for path, text in files_text(folder):
+            if hits := leaks(text, secrets, cards):
+                found[str(path.relative_to(tmp_path))] = hits
+    captured = capfd.readouterr()
+    found["captured output"] = leaks(captured.out + captured.err, secrets, cards)
+    found["warehouse"] = leaks(duckdb_text(database), secrets, cards)
+    found["warehouse file"] = leaks(database.read_bytes().decode("latin-1"), secrets, cards)
+    assert {where: hits for where, hits in found.items() if hits} == {}
+    assert any(home.rglob("*.err")) or any(home.rglob("*.out")), "compute logs were scanned"
