@@ -25,7 +25,7 @@ from payments_assets.specs import ProviderSpec, load_providers, parse_provider
 
 from .reliability_fixtures import duckdb_text, files_text, leaks, secret_values
 from .test_ingest import failure_message
-from .warehouse_fixtures import Loader, point_env_at, query
+from .warehouse_fixtures import Loader, gateway_token, point_env_at, query
 
 ALL_DAYS = ("2026-10-01", "2026-10-30")
 OCTOBER = Window(
@@ -417,13 +417,7 @@ def test_a_broken_provider_file_is_refused_with_its_name(text, expected):
 
 def _card_numbers_served(sandbox) -> set[str]:
     """Every full card number the sandbox serves on gateway transactions."""
-    env = sandbox.env
-    token = requests.post(
-        env["PAYMENTS_GATEWAY_TOKEN_URL"],
-        data={"grant_type": "client_credentials"},
-        auth=(env["PAYMENTS_GATEWAY_CLIENT_ID"], env["PAYMENTS_GATEWAY_CLIENT_SECRET"]),
-        timeout=10,
-    ).json()["access_token"]
+    env, token = sandbox.env, gateway_token(sandbox)
     numbers, cursor = set(), None
     for _ in range(100):
         response = requests.get(

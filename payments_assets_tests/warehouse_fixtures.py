@@ -114,18 +114,22 @@ def query(database: Path, sql: str) -> list[tuple[Any, ...]]:
         return connection.execute(sql).fetchall()
 
 
-def balances_in_sandbox(sandbox: Any) -> int:
-    """How many balances the sandbox serves (one per currency), read over HTTP."""
+def gateway_token(sandbox: Any) -> str:
+    """A gateway access token from the sandbox's OAuth2 endpoint, for reading it over HTTP."""
     env = sandbox.env
-    token = requests.post(
+    return requests.post(
         env["PAYMENTS_GATEWAY_TOKEN_URL"],
         data={"grant_type": "client_credentials"},
         auth=(env["PAYMENTS_GATEWAY_CLIENT_ID"], env["PAYMENTS_GATEWAY_CLIENT_SECRET"]),
         timeout=10,
     ).json()["access_token"]
+
+
+def balances_in_sandbox(sandbox: Any) -> int:
+    """How many balances the sandbox serves (one per currency), read over HTTP."""
     response = requests.get(
-        env["PAYMENTS_GATEWAY_BASE_URL"] + "/v1/balances",
-        headers={"Authorization": f"Bearer {token}"},
+        sandbox.env["PAYMENTS_GATEWAY_BASE_URL"] + "/v1/balances",
+        headers={"Authorization": f"Bearer {gateway_token(sandbox)}"},
         timeout=10,
     )
     return len(response.json()["data"])
