@@ -6,14 +6,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
-import requests
 
 from payments_assets.automation.schedules import ingest_schedules
 from payments_assets.pipelines import duckdb_destination, run_pipeline
 from payments_assets.sources import build_source, connection_from_environ
 from payments_assets.specs import load_providers
 
-from .warehouse_fixtures import Loader, point_env_at, query
+from .warehouse_fixtures import Loader, billing_charges_updated_on, point_env_at, query
 
 DAYS = [f"2026-10-{day:02d}" for day in range(1, 11)]
 
@@ -95,17 +94,8 @@ def test_rerunning_a_partition_changes_nothing(loader, warehouse_path):
 
 def _first_record_created_on(sandbox, day: str) -> dict:
     """A billing charge created on `day` and not updated since, read over HTTP."""
-    env = sandbox.env
-    response = requests.get(
-        env["PAYMENTS_BILLING_BASE_URL"] + "/v1/charges",
-        params={
-            "api_key": env["PAYMENTS_BILLING_API_KEY"],
-            "updated_gte": f"{day}T00:00:00Z",
-            "updated_lt": f"{day}T23:59:59Z",
-        },
-        timeout=10,
-    )
-    return next(r for r in response.json()["data"] if r["created_at"] == r["updated_at"])
+    charges = billing_charges_updated_on(sandbox, day)
+    return next(r for r in charges if r["created_at"] == r["updated_at"])
 
 
 def _version(database: Path, charge_id: str) -> tuple:

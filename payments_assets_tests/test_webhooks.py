@@ -21,7 +21,7 @@ from payments_assets.webhooks.events import WebhookEvent, parse_event
 from payments_assets.webhooks.resource import WebhookEventStore
 from payments_assets.webhooks.store import WebhookStore
 
-from .warehouse_fixtures import Loader, point_env_at, query
+from .warehouse_fixtures import Loader, billing_charges_updated_on, point_env_at, query
 from .webhook_fixtures import make_event, post_event
 
 PAN = "4242424242424242"
@@ -191,17 +191,7 @@ def _charge(database: Path, charge_id: str) -> list[tuple]:
 
 
 def _a_charge_updated_on(sandbox, day: str) -> str:
-    env = sandbox.env
-    response = requests.get(
-        env["PAYMENTS_BILLING_BASE_URL"] + "/v1/charges",
-        params={
-            "api_key": env["PAYMENTS_BILLING_API_KEY"],
-            "updated_gte": f"{day}T00:00:00Z",
-            "updated_lt": f"{day}T23:59:59Z",
-        },
-        timeout=10,
-    )
-    return response.json()["data"][0]["id"]
+    return billing_charges_updated_on(sandbox, day)[0]["id"]
 
 
 @pytest.fixture

@@ -133,3 +133,18 @@ def balances_in_sandbox(sandbox: Any) -> int:
         timeout=10,
     )
     return len(response.json()["data"])
+
+
+def billing_charges_updated_on(sandbox: Any, day: str) -> list[dict[str, Any]]:
+    """The sandbox's billing charges whose update time falls on `day`, read over HTTP."""
+    env = sandbox.env
+    response = requests.get(
+        env["PAYMENTS_BILLING_BASE_URL"] + "/v1/charges",
+        params={
+            "api_key": env["PAYMENTS_BILLING_API_KEY"],
+            "updated_gte": f"{day}T00:00:00Z",
+            "updated_lt": f"{day}T23:59:59Z",
+        },
+        timeout=10,
+    )
+    return response.json()["data"]
