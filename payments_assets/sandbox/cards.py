@@ -4,7 +4,7 @@ A pipeline's PCI masking is only proven if the data holds both: real-looking PAN
 well-known test BINs, and 16-digit references that fail the Luhn check and must stay untouched.
 """
 
-import random
+from payments_assets.sandbox.draws import RecordRandom
 
 TEST_BINS: dict[str, tuple[str, int]] = {
     "visa": ("424242", 16),
@@ -14,7 +14,7 @@ TEST_BINS: dict[str, tuple[str, int]] = {
 """Brand → (issuer prefix, PAN length)."""
 
 
-def _digits(rng: random.Random, count: int) -> str:
+def _digits(rng: RecordRandom, count: int) -> str:
     return f"{rng.randrange(10**count):0{count}d}"
 
 
@@ -34,14 +34,14 @@ def is_luhn_valid(number: str) -> bool:
     return number.isdigit() and len(number) > 1 and luhn_check_digit(number[:-1]) == int(number[-1])
 
 
-def make_pan(brand: str, rng: random.Random) -> str:
+def make_pan(brand: str, rng: RecordRandom) -> str:
     """A Luhn-valid card number of the brand's length, starting with its test BIN."""
     prefix, length = TEST_BINS[brand]
     body = prefix + _digits(rng, length - len(prefix) - 1)
     return body + str(luhn_check_digit(body))
 
 
-def make_non_luhn_number(rng: random.Random, length: int = 16) -> str:
+def make_non_luhn_number(rng: RecordRandom, length: int = 16) -> str:
     """A number that looks like a PAN (same length, no leading zero) but fails the Luhn check."""
     body = str(rng.randint(1, 9)) + _digits(rng, length - 2)
     return body + str((luhn_check_digit(body) + 1) % 10)

@@ -1,17 +1,19 @@
 """The shape of every record the sandbox serves, built on demand from its index.
 
-Each record gets its own `random.Random` seeded by (seed, provider, resource, index), so any
+Each record gets its own random stream seeded by (seed, provider, resource, index), so any
 page can be generated without the pages before it, and the same options give the same bytes.
 """
 
-import random
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from payments_assets.sandbox import vocabulary as words
 from payments_assets.sandbox.cards import TEST_BINS, make_non_luhn_number, make_pan
 from payments_assets.sandbox.catalog import BALANCE_CURRENCIES, BY_KEY, Resource
+from payments_assets.sandbox.draws import RecordRandom
 from payments_assets.sandbox.timeline import to_iso
 
 Record = dict[str, Any]
@@ -21,7 +23,7 @@ Record = dict[str, Any]
 class Draw:
     """Everything a builder may use: its private RNG, the record's times and the dataset size."""
 
-    rng: random.Random
+    rng: RecordRandom
     index: int
     created: int
     updated: int
@@ -344,6 +346,13 @@ def build_record(
     touches: int = 0,
 ) -> Record:
     """The record at `index`, identical for identical arguments."""
-    rng = random.Random(f"{seed}:{resource.provider}:{resource.name}:{index}")
+    rng = RecordRandom(_stream_base(seed, resource.provider, resource.name) + index)
     draw = Draw(rng, index, created, updated, count, touches)
     return BUILDERS[resource.key](resource, draw)
+
+
+@lru_cache(maxsize=256)
+def _stream_base(seed: int, provider: str, resource: str) -> int:
+    """Where a resource's record streams start: apart for every (seed, provider, resource)."""
+    digest = hashlib.sha256(f"records:{seed}:{provider}:{resource}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")

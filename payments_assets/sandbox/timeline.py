@@ -7,23 +7,16 @@ query over a million records scans only that range and never materialises the da
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+
+from payments_assets.sandbox.draws import splitmix64
 
 MAX_UPDATE_DELAY = 10 * 24 * 3600
 """Upper bound (seconds) between a record's creation and its update."""
 
 UPDATED_SHARE = 0.3
 """Fraction of records whose update time is later than their creation time."""
-
-_MASK = (1 << 64) - 1
-
-
-def _splitmix64(value: int) -> int:
-    """A fast, well-mixed 64-bit hash: scanning a window calls this once per candidate."""
-    z = (value + 0x9E3779B97F4A7C15) & _MASK
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
-    return z ^ (z >> 31)
 
 
 @dataclass(frozen=True)
@@ -42,14 +35,14 @@ class Timeline:
 
     def created(self, index: int) -> int:
         # The jitter stays below one step, so creation time never decreases with the index.
-        jitter = (_splitmix64(self.salt ^ index) & 0xFFFFFFFF) / 4294967296.0
+        jitter = (splitmix64(self.salt ^ index) & 0xFFFFFFFF) / 4294967296.0
         return min(self.start + int((index + jitter) * self.step), self.end - 1)
 
     def updated(self, index: int) -> int:
         created = self.created(index)
         if not self.updates:
             return created
-        mixed = _splitmix64(self.salt ^ index ^ 0x5DEECE66D)
+        mixed = splitmix64(self.salt ^ index ^ 0x5DEECE66D)
         if (mixed & 0xFFFF) >= UPDATED_SHARE * 0x10000:
             return created
         delay = 1 + ((mixed >> 16) & 0xFFFFFFFF) * (MAX_UPDATE_DELAY - 1) // 0xFFFFFFFF
@@ -71,9 +64,23 @@ class Timeline:
         return min(max(moment, self.start), self.end - 1)
 
 
+_EPOCH = date(1970, 1, 1)
+
+
+@lru_cache(maxsize=4096)
+def _day(days_since_epoch: int) -> str:
+    return (_EPOCH + timedelta(days=days_since_epoch)).isoformat()
+
+
 def to_iso(epoch: int) -> str:
-    """Format epoch seconds the way every provider does: `2026-10-03T12:34:56Z`."""
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Format epoch seconds the way every provider does: `2026-10-03T12:34:56Z`.
+
+    Arithmetic on a cached day string: `strftime` was a tenth of the sandbox's time per record.
+    """
+    days, seconds = divmod(int(epoch), 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    return f"{_day(days)}T{hours:02d}:{minutes:02d}:{seconds:02d}Z"
 
 
 def parse_moment(text: str, time_format: str) -> float:

@@ -4,8 +4,9 @@ Kept apart from the record shapes so the data stays realistic in one place: unic
 zero-decimal currency, addresses in several scripts, nullable fields.
 """
 
-import random
 import unicodedata
+
+from payments_assets.sandbox.draws import RecordRandom
 
 PEOPLE: tuple[str, ...] = (
     "Alice Smith",
@@ -68,7 +69,7 @@ _LATIN_LETTERS = str.maketrans(
 """Letters NFKD cannot reduce to ASCII, spelled the way their owners would in an address."""
 
 
-def pick_amount(rng: random.Random, currency: str, low: int = 100, high: int = 250_000) -> int:
+def pick_amount(rng: RecordRandom, currency: str, low: int = 100, high: int = 250_000) -> int:
     """An amount in the currency's minor unit (cents; whole yen for a zero-decimal currency)."""
     amount = rng.randint(low, high)
     return max(1, amount // 100) if currency in ZERO_DECIMAL else amount
@@ -82,7 +83,7 @@ def email_for(name: str, number: int) -> str:
     return f"{slug}.{number}@example.com"
 
 
-def pick_phone(rng: random.Random) -> str | None:
+def pick_phone(rng: RecordRandom) -> str | None:
     """A phone number, or None for the one in five customers who never gave one."""
     if rng.random() < 0.2:
         return None
@@ -90,12 +91,12 @@ def pick_phone(rng: random.Random) -> str | None:
     return f"+{country} {rng.randint(200, 999)} {rng.randint(1_000_000, 9_999_999)}"
 
 
-def pick_description(rng: random.Random) -> str | None:
+def pick_description(rng: RecordRandom) -> str | None:
     """A free-text description, null on about a quarter of records as real APIs send them."""
     return None if rng.random() < 0.25 else rng.choice(DESCRIPTIONS)
 
 
-def address(rng: random.Random) -> dict[str, str | None]:
+def address(rng: RecordRandom) -> dict[str, str | None]:
     line1, city, postal_code, country = rng.choice(ADDRESSES)
     return {
         "line1": line1,
