@@ -2,17 +2,16 @@
 
 The folder comes from the `exports` resource (`PAYMENTS_EXPORT_DIR`, default `data/exports`).
 Files are replaced atomically, so a reader sees the previous export or the new one, never half.
+Arrow's CSV and Parquet writers are imported when an export runs: loading the definitions
+(every `dagster` command, every run worker) should not pay for them.
 """
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pyarrow as pa
-import pyarrow.compute
-import pyarrow.csv
-import pyarrow.parquet
 from dagster import AssetExecutionContext
 from pydantic import Field
 
@@ -21,6 +20,9 @@ from ..resources import Warehouse, env_or
 from .ingest import RAW_TAG as LAYER_TAG
 from .marts import MARTS, MARTS_SCHEMA, Mart
 from .warehouse_sql import warehouse_session, writer_pool
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 EXPORTS_GROUP = "exports"
 DEFAULT_EXPORT_DIR = "data/exports"
@@ -32,8 +34,11 @@ class ReportingExports(dg.ConfigurableResource):
 
     folder: str = Field(default=DEFAULT_EXPORT_DIR, description="Where export files are written.")
 
-    def write(self, name: str, table: pa.Table) -> dict[str, Path]:
+    def write(self, name: str, table: "pa.Table") -> dict[str, Path]:
         """Write `table` as `<name>.csv` and `<name>.parquet`; the paths by format."""
+        import pyarrow.csv
+        import pyarrow.parquet
+
         folder = Path(self.folder)
         folder.mkdir(parents=True, exist_ok=True)
         paths = {}
@@ -49,9 +54,12 @@ class ReportingExports(dg.ConfigurableResource):
         return paths
 
 
-def _iso_timestamps(table: pa.Table) -> pa.Table:
+def _iso_timestamps(table: "pa.Table") -> "pa.Table":
     """Timestamps as ISO 8601 in UTC (`2026-10-01T12:34:56.000000Z`) rather than Arrow's
     `2026-10-01 12:34:56.000000+0000`, which not every spreadsheet or parser reads."""
+    import pyarrow as pa
+    import pyarrow.compute
+
     for index, field in enumerate(table.schema):
         if pa.types.is_timestamp(field.type) and field.type.tz is not None:
             utc = table.column(index).cast(pa.timestamp(field.type.unit, tz="UTC"))
