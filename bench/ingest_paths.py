@@ -31,10 +31,12 @@ from typing import Any
 import harness
 
 TUNED_DLT_CONFIG = {
-    # Arrow-free dlt: what the docs' performance page offers for a dict-yielding source.
-    "data_writer.buffer_max_items": 20_000,
-    "extract.workers": 8,
-    "normalize.data_writer.buffer_max_items": 20_000,
+    # dlt's own levers for a dict-yielding source that measured faster here (with
+    # `parallelized=True` and parquet below): no gzip on intermediate files, two normalize
+    # processes over files of 20k rows. Larger buffers and more extract workers: no gain.
+    "data_writer.disable_compression": True,
+    "data_writer.file_max_items": 20_000,
+    "normalize.workers": 2,
 }
 
 
