@@ -88,7 +88,7 @@ def test_materialize_a_partition_range_as_one_run(cli_env):
         "-m",
         MODULE,
         "--select",
-        "direct_debit/payments",
+        "group:direct_debit",  # a provider's group: the README's backfill command
         "--partition-range",
         "2026-10-01...2026-10-03",
     ]
