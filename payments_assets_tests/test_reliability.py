@@ -4,20 +4,25 @@ and no secret or card number is written anywhere."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
+from unittest import mock
 
 import dagster as dg
 import pytest
 import requests
 from dagster._core.instance.ref import InstanceRef
+from dagster._daemon.monitoring import concurrency as slot_monitor
 from dagster._serdes import serialize_value
+from dagster._time import get_current_datetime
 
 from payments_assets.pipelines import duckdb_destination, run_pipeline
 from payments_assets.sources import Window, build_source, connection_from_environ
@@ -174,15 +179,23 @@ def _finish(process: subprocess.Popen, log: Path) -> None:
 
 
 def _fail_dead_runs(home: Path) -> set[str]:
-    """What run monitoring does for a run whose process died: mark it failed, free its slots.
+    """The killed run marked failed (what run monitoring or a forced terminate does), then one
+    sweep of the daemon's slot monitor a little after `free_slots_after_run_end_seconds`.
 
-    Until then the killed run keeps its `duckdb_writer` pool slot and a restart waits forever.
+    Without that setting in dagster.yaml the killed run keeps its `duckdb_writer` pool slot and a
+    restart waits forever. Returns the runs that held the slot before the sweep.
     """
     with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
-        holding = instance.event_log_storage.get_concurrency_info("duckdb_writer").active_run_ids
+        storage = instance.event_log_storage
+        holding = storage.get_concurrency_info("duckdb_writer").active_run_ids
         for run in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
             instance.report_run_failed(run, "the run's process was killed (SIGKILL)")
-            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        after = instance.run_monitoring_settings["free_slots_after_run_end_seconds"] + 5
+        later = get_current_datetime() + timedelta(seconds=after)
+        with mock.patch.object(slot_monitor, "get_current_datetime", return_value=later):
+            workspace = SimpleNamespace(instance=instance)
+            list(slot_monitor.execute_concurrency_slots_iteration(workspace, logging.getLogger()))
+        assert not storage.get_concurrency_info("duckdb_writer").active_run_ids
     return holding
 
 
