@@ -102,15 +102,36 @@ class Warehouse(dg.ConfigurableResource):
             return list(cursor.fetchall()) if cursor.description else []
 
     def table_exists(self, schema: str, table: str) -> bool:
-        rows = self.query(
-            "select count(*) from information_schema.tables where table_schema = %s and "
-            "table_name = %s"
-            if self.kind == "postgres"
-            else "select count(*) from information_schema.tables where table_schema = ? and "
-            "table_name = ?",
+        with self.connect() as connection:
+            return self._table_exists(connection.cursor(), schema, table)
+
+    def row_count(
+        self, schema: str, table: str, where: tuple[str, Any] | None = None
+    ) -> int | None:
+        """Rows of `schema.table` (those whose column `where[0]` equals `where[1]`), or None when
+        the table does not exist yet; one connection, as it runs after every load."""
+        with self.connect() as connection:
+            cursor = connection.cursor()
+            if not self._table_exists(cursor, schema, table):
+                return None
+            sql, params = f'select count(*) from "{schema}"."{table}"', ()
+            if where is not None:
+                sql, params = f'{sql} where "{where[0]}" = {self._placeholder}', (where[1],)
+            cursor.execute(sql, params)
+            return int(cursor.fetchone()[0])
+
+    @property
+    def _placeholder(self) -> str:
+        return "%s" if self.kind == "postgres" else "?"
+
+    def _table_exists(self, cursor: Any, schema: str, table: str) -> bool:
+        mark = self._placeholder
+        cursor.execute(
+            "select count(*) from information_schema.tables "
+            f"where table_schema = {mark} and table_name = {mark}",
             (schema, table),
         )
-        return bool(rows and rows[0][0])
+        return bool(cursor.fetchone()[0])
 
 
 def env_or(name: str, default: Any, environ: Mapping[str, str] | None = None) -> Any:

@@ -24,6 +24,14 @@ def _run(args: list[str], env: dict[str, str], timeout: float = 240) -> subproce
     )
 
 
+def _materialize(
+    selection: str, *partitions: str, env: dict[str, str]
+) -> subprocess.CompletedProcess:
+    """`dagster asset materialize -m <definitions> --select selection [partition options]`."""
+    args = [str(BIN / "dagster"), "asset", "materialize", "-m", MODULE, "--select", selection]
+    return _run([*args, *partitions], env)
+
+
 @pytest.fixture
 def cli_env(sandbox, tmp_path) -> dict[str, str]:
     home = tmp_path / "dagster_home"
@@ -63,36 +71,17 @@ def test_definitions_import_makes_no_network_call(tmp_path):
 
 
 def test_materialize_a_provider_group_for_one_partition(cli_env):
-    args = [
-        str(BIN / "dagster"),
-        "asset",
-        "materialize",
-        "-m",
-        MODULE,
-        "--select",
-        "group:billing",
-        "--partition",
-        "2026-10-05",
-    ]
-    result = _run(args, cli_env)
+    result = _materialize("group:billing", "--partition", "2026-10-05", env=cli_env)
     assert result.returncode == 0, result.stderr[-3000:]
     [(rows,)] = query(Path(cli_env["PAYMENTS_DUCKDB_PATH"]), "select count(*) from billing.charges")
     assert rows > 0
 
 
 def test_materialize_a_partition_range_as_one_run(cli_env):
-    args = [
-        str(BIN / "dagster"),
-        "asset",
-        "materialize",
-        "-m",
-        MODULE,
-        "--select",
-        "group:direct_debit",  # a provider's group: the README's backfill command
-        "--partition-range",
-        "2026-10-01...2026-10-03",
-    ]
-    result = _run(args, cli_env)
+    # A provider's group over a range: the README's backfill command.
+    result = _materialize(
+        "group:direct_debit", "--partition-range", "2026-10-01...2026-10-03", env=cli_env
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     [(rows, first, last)] = query(
         Path(cli_env["PAYMENTS_DUCKDB_PATH"]),

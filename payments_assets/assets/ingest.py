@@ -85,12 +85,10 @@ def _with_row_facts(
         metadata["window"] = dg.MetadataValue.text(str(window))
     if account is not None:
         metadata["account"] = dg.MetadataValue.text(account)
-    if warehouse.table_exists(dataset, table):
-        sql = f'select count(*) from "{dataset}"."{table}"'
-        if account is not None:
-            sql += f" where \"{ACCOUNT_COLUMN}\" = '{account}'"
-        count = warehouse.query(sql)[0][0]
-        metadata["dagster/row_count"] = dg.MetadataValue.int(int(count))
+    of_account = (ACCOUNT_COLUMN, account) if account is not None else None
+    count = warehouse.row_count(dataset, table, of_account)
+    if count is not None:
+        metadata["dagster/row_count"] = dg.MetadataValue.int(count)
     return event._replace(metadata=metadata)  # type: ignore[attr-defined]
 
 

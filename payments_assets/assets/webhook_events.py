@@ -90,11 +90,8 @@ def webhook_events_asset(
             )
             with warehouse.pipeline(f"{spec.name}_webhooks", dataset) as pipeline:
                 pipeline.run(rows)
-        total = (
-            warehouse.query(f'select count(*) from "{dataset}"."{EVENTS_TABLE}"')[0][0]
-            if warehouse.table_exists(dataset, EVENTS_TABLE)
-            else 0  # an empty inbox before the first event: nothing loaded yet
-        )
+        # None: an empty inbox before the first event, nothing loaded yet
+        total = warehouse.row_count(dataset, EVENTS_TABLE) or 0
         return dg.MaterializeResult(
             metadata={
                 "rows_loaded": len(events),
