@@ -1,7 +1,7 @@
 """A small random stream per record: cheap to seed, cheap to draw, the same for the same seed.
 
-Every record is built from its own stream so any page can be generated alone. With
-`random.Random` seeding (Mersenne Twister state from a hashed string) and its Python-level
+Every record is built from its own stream so any page can be generated alone. Seeding a
+`random.Random` per record (a Mersenne Twister state from a hashed string) and its Python-level
 `choice`/`randint` were most of the sandbox's CPU, and the sandbox shares a small machine with
 the client it serves: a slow server makes every client look slow. splitmix64 is one multiply-xor
 chain per draw and its whole state is one integer.
