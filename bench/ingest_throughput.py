@@ -24,6 +24,7 @@ import harness
 DEFAULTS_MAX_RECORDS = 50_000
 PATHS = {
     "dagster": "(a) this project, through Dagster",
+    "dagster_unmasked": "(a') the same, card masking switched off",
     "dlt_tuned": "(b) plain dlt rest_api, tuned",
     "raw": "(c) raw: requests + Arrow + DuckDB",
     "dlt_defaults": "(d) plain dlt rest_api, defaults",
@@ -62,6 +63,12 @@ def report(records: int, latency_ms: int, results: dict[str, list[harness.ChildR
         for other, label in (("dlt_tuned", "a/b"), ("raw", "a/c"), ("dlt_defaults", "a/d")):
             if other in rates:
                 print(f"{label} = {rates['dagster'] / rates[other]:.2f}")
+        if "dagster_unmasked" in rates:
+            cpu = {p: harness.median([r.cpu_seconds for r in results[p]]) for p in results}
+            print(
+                f"masking cost = {1 - rates['dagster'] / rates['dagster_unmasked']:.1%} of rows/s, "
+                f"{cpu['dagster'] / cpu['dagster_unmasked'] - 1:.1%} of client CPU"
+            )
 
 
 def main() -> None:
@@ -69,7 +76,8 @@ def main() -> None:
     parser.add_argument("--records", type=int, nargs="+", default=[20_000, 200_000])
     parser.add_argument("--latency-ms", type=int, default=0)
     parser.add_argument("--provider", default="billing")
-    parser.add_argument("--paths", nargs="+", choices=list(PATHS), default=list(PATHS))
+    default = [path for path in PATHS if path != "dagster_unmasked"]
+    parser.add_argument("--paths", nargs="+", choices=list(PATHS), default=default)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     for records in args.records:

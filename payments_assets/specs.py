@@ -220,6 +220,13 @@ class ResourceSpec(_Strict):
     max_table_nesting: int | None = Field(default=None, ge=0)
     quality: QualitySpec = Field(default_factory=QualitySpec)
 
+    @property
+    def time_columns(self) -> tuple[str, ...]:
+        """Columns the YAML types as times: a number there is an epoch time, never a card."""
+        return tuple(
+            name for name, hint in self.columns.items() if hint.data_type in ("timestamp", "date")
+        )
+
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:

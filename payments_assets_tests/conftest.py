@@ -10,6 +10,8 @@ import pytest
 from payments_assets.sandbox import SandboxHandle, running_sandbox
 
 pytest_plugins = [
+    "payments_assets_tests.leak_scan",
+    "payments_assets_tests.card_fixtures",
     "payments_assets_tests.warehouse_fixtures",
     "payments_assets_tests.webhook_fixtures",
     "payments_assets_tests.postgres_fixtures",

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 import pytest
 import yaml
 
 from payments_assets.sandbox.credentials import SECRETS
-from payments_assets.sources.masking import luhn_valid
 from payments_assets.specs import PROVIDERS_DIR, ProviderSpec, load_providers
+
+from .leak_scan import card_numbers_in, duckdb_text, file_text, written_files
 
 # The shipped YAMLs wait 2, 4, 8 s between 3 retries: too slow and too few for a test that fails
 # 30% of requests on purpose. The error_handler block is the place to say so (its
@@ -26,8 +26,7 @@ from payments_assets.specs import PROVIDERS_DIR, ProviderSpec, load_providers
 PATIENT = {"max_retries": 20, "backoff_factor": 0.01, "max_retry_delay": 0.25}
 IMPATIENT = {"max_retries": 1, "backoff_factor": 0.01, "max_retry_delay": 1}
 ACCESS_TOKEN = re.compile(r"gw_at_[0-9a-f]{32}")  # the sandbox's OAuth2 access tokens
-# A full number on one of the sandbox's test BINs (masked ones carry `*` in the middle).
-SANDBOX_PAN = re.compile(r"(?<!\d)(?:424242|555555|378282)\d{7,13}(?!\d)")
+UNBROKEN_CARD = re.compile(r"(?<!\d)\d{13,19}(?!\d)")
 
 
 def write_providers(folder: Path, error_handler: dict[str, Any]) -> list[ProviderSpec]:
@@ -68,29 +67,28 @@ def secret_values(extra: Iterable[str] = ()) -> list[str]:
     return [*SECRETS, *extra]
 
 
-def leaks(text: str, secrets: Iterable[str], card_numbers: Iterable[str]) -> list[str]:
-    """What of `secrets`, access tokens or full card numbers `text` holds (none, we hope)."""
+def leaks(
+    text: str, secrets: Iterable[str], card_numbers: Iterable[str], binary: bool = False
+) -> list[str]:
+    """What of `secrets`, access tokens or full card numbers `text` holds (none, we hope).
+
+    `binary`: raw bytes of a database file, where values sit next to each other without
+    delimiters (`2026-10-272026-10-31`): only unbroken card numbers are looked for there.
+    """
     found = [f"secret {s[:4]}…" for s in secrets if s in text]
     found += [f"access token {t[:9]}…" for t in set(ACCESS_TOKEN.findall(text))]
     found += [f"card number {c[:6]}…" for c in card_numbers if c in text]
-    found += [f"card number {c[:6]}… (BIN)" for c in SANDBOX_PAN.findall(text) if luhn_valid(c)]
+    written = UNBROKEN_CARD.findall(text) if binary else card_numbers_in(text)
+    found += [f"card number {c[:6]}… (written form)" for c in card_numbers_in(" ".join(written))]
     return found
 
 
 def files_text(root: Path) -> Iterator[tuple[Path, str]]:
-    """Every file under `root`, as text (binary files decoded leniently)."""
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        yield path, path.read_bytes().decode("utf-8", "replace")
+    """Every file under `root`, as text: databases and parquet read as such, other binary
+    files decoded leniently."""
+    for path in written_files(root):
+        text = file_text(path)
+        yield path, text if text is not None else path.read_bytes().decode("utf-8", "replace")
 
 
-def duckdb_text(database: Path) -> str:
-    """Every value of every table of a DuckDB file, one table after another."""
-    parts = []
-    with duckdb.connect(str(database), read_only=True) as connection:
-        tables = connection.execute(
-            "select table_schema, table_name from information_schema.tables"
-        ).fetchall()
-        for schema, table in tables:
-            rows = connection.execute(f'select * from "{schema}"."{table}"').fetchall()
-            parts.append(f"{schema}.{table}: {rows!r}")
-    return "\n".join(parts)
+__all__ = ["duckdb_text", "files_text", "leaks", "secret_values"]

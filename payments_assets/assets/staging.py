@@ -13,6 +13,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from ..automation.declarative import downstream_condition
+from ..card_numbers import mask_text
 from ..resources import Warehouse
 from ..specs import ACCOUNT_COLUMN, DEFAULT_ACCOUNT, ProviderSpec, ResourceSpec
 from .amounts import major_units_sql
@@ -208,7 +209,7 @@ class StagingTable:
                 f"where status = '{UNKNOWN}' order by 1"
             )
             facts["unmapped_statuses"] = dg.MetadataValue.text(
-                ", ".join(str(value) for (value,) in unmapped) or "none"
+                mask_text(", ".join(str(value) for (value,) in unmapped)) or "none"
             )
         return facts
 

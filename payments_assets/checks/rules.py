@@ -6,6 +6,7 @@ Rules are small functions from a `Subject` (the table as it is now) to a `Findin
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -13,6 +14,7 @@ from typing import Any
 
 import dagster as dg
 
+from ..card_numbers import mask_card_numbers, mask_text
 from ..resources import Warehouse
 from .sql import table_columns, table_ref
 from .targets import RawTable
@@ -74,9 +76,23 @@ class Rule:
             check_name=self.name,
             passed=finding.passed,
             severity=self.severity,
-            description=finding.description,
-            metadata=dict(finding.metadata),
+            description=mask_text(finding.description),
+            metadata=_masked(finding.metadata),
         )
+
+
+def _masked(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """Findings quote table values (duplicated keys, unknown codes): card numbers masked."""
+    masked: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if isinstance(value, str):
+            value = mask_text(value)
+        elif isinstance(value, dg.JsonMetadataValue):
+            value = dg.MetadataValue.json(mask_card_numbers(copy.deepcopy(value.data)))
+        elif isinstance(value, dg.TextMetadataValue):
+            value = dg.MetadataValue.text(mask_text(value.text))
+        masked[key] = value
+    return masked
 
 
 def listing(values: Any, limit: int = 5) -> str:

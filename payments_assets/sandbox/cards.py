@@ -45,3 +45,79 @@ def make_non_luhn_number(rng: RecordRandom, length: int = 16) -> str:
     """A number that looks like a PAN (same length, no leading zero) but fails the Luhn check."""
     body = str(rng.randint(1, 9)) + _digits(rng, length - 2)
     return body + str((luhn_check_digit(body) + 1) % 10)
+
+
+BRANDS: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
+    "visa": (("4",), (13, 16, 19)),
+    "mastercard": (("51", "52", "53", "54", "55", "2221", "2720"), (16,)),
+    "amex": (("34", "37"), (15,)),
+    "discover": (("6011", "644", "65"), (16, 19)),
+    "jcb": (("3528", "3589"), (16, 19)),
+    "diners": (("300", "36", "38"), (14,)),
+    "unionpay": (("62",), (16, 17, 18, 19)),
+    "maestro": (("5018", "6304", "6759"), (13, 15, 16, 19)),
+}
+"""Brand → (issuer prefixes, PAN lengths) of every major card brand, for PANs in free text."""
+
+BRAND_PREFIXES: tuple[str, ...] = tuple(p for prefixes, _ in BRANDS.values() for p in prefixes)
+"""What a scan for leaked sandbox card numbers looks for (alongside the test BINs above)."""
+
+SEPARATORS: tuple[str, ...] = (" ", "-", ".")
+
+
+def make_brand_pan(rng: RecordRandom, brand: str | None = None) -> str:
+    """A Luhn-valid number of a brand (drawn when not given), of one of its lengths."""
+    prefixes, lengths = BRANDS[brand or rng.choice(tuple(BRANDS))]
+    prefix, length = rng.choice(prefixes), rng.choice(lengths)
+    body = prefix + _digits(rng, length - len(prefix) - 1)
+    return body + str(luhn_check_digit(body))
+
+
+def group_sizes(length: int, style: str) -> tuple[int, ...]:
+    """How people group a number of `length` digits: 4-4-4-4(-3), amex 4-6-5, diners 4-6-4."""
+    if style == "amex" and length in (14, 15):
+        return (4, 6, length - 10)
+    fours = (4,) * (length // 4)
+    return fours + ((length % 4,) if length % 4 else ())
+
+
+def write_pan(pan: str, rng: RecordRandom) -> str:
+    """`pan` as someone would type it: unbroken, or grouped by one kind of separator (or a mix)."""
+    style = rng.choice(("plain", "fours", "amex", "mixed", "irregular"))
+    if style == "plain":
+        return pan
+    if style == "irregular":
+        sizes, left = [], len(pan)
+        while left:
+            sizes.append(min(left, rng.randint(1, 6)))
+            left -= sizes[-1]
+    else:
+        sizes = list(group_sizes(len(pan), style))
+    groups, start = [], 0
+    for size in sizes:
+        groups.append(pan[start : start + size])
+        start += size
+    separator = rng.choice(SEPARATORS)
+    text = groups[0]
+    for group in groups[1:]:
+        text += (rng.choice(SEPARATORS) if style in ("mixed", "irregular") else separator) + group
+    return text
+
+
+_LEAK_TEMPLATES: tuple[str, ...] = (
+    "{pan}",
+    "Customer read out card {pan} on the phone",
+    "refund to card no. {pan} please",
+    "Karte {pan} abgelehnt",
+    "card:{pan};exp 12/29",
+    "Paid 12.50 with {pan} (manual entry)",
+)
+
+
+def card_in_text(rng: RecordRandom, rate: float = 0.06) -> str | None:
+    """Free text with a full card number in it, on about `rate` of the draws (else None): the
+    leaks a support agent or a checkout form leaves in descriptions and notes."""
+    if rng.random() >= rate:
+        return None
+    pan = write_pan(make_brand_pan(rng), rng)
+    return rng.choice(_LEAK_TEMPLATES).format(pan=pan)

@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from payments_assets.sandbox import vocabulary as words
-from payments_assets.sandbox.cards import TEST_BINS, make_non_luhn_number, make_pan
+from payments_assets.sandbox.cards import TEST_BINS, card_in_text, make_non_luhn_number, make_pan
 from payments_assets.sandbox.catalog import BALANCE_CURRENCIES, BY_KEY, Resource
 from payments_assets.sandbox.draws import RecordRandom
 from payments_assets.sandbox.timeline import to_iso
@@ -21,14 +21,23 @@ Record = dict[str, Any]
 
 @dataclass(frozen=True)
 class Draw:
-    """Everything a builder may use: its private RNG, the record's times and the dataset size."""
+    """Everything a builder may use: its private RNG, the record's times and the dataset size.
+
+    `leaks` is a second stream for the card numbers left in free text: drawing from it never
+    shifts the values drawn from `rng`, so adding a leak changes no other field.
+    """
 
     rng: RecordRandom
+    leaks: RecordRandom
     index: int
     created: int
     updated: int
     count: int
     touches: int = 0
+
+    def text(self, drawn: str | None) -> str | None:
+        """A free-text field: `drawn`, or now and then a note with a full card number in it."""
+        return card_in_text(self.leaks) or drawn
 
     def ref(self, provider: str, resource: str) -> str:
         """Id of a random record in another resource, so joins in the warehouse resolve."""
@@ -68,13 +77,14 @@ def _gateway_transaction(r: Resource, d: Draw) -> Record:
         "amount": words.pick_amount(d.rng, currency),
         "currency": currency,
         "status": d.status(r),
-        "description": words.pick_description(d.rng),
+        "description": d.text(words.pick_description(d.rng)),
         "customer": {"name": name, "email": words.email_for(name, d.index + 1)},
         "card": _card(d, with_pan=d.rng.random() < 0.2),
         "billing_address": words.address(d.rng),
         "metadata": {
             "order_ref": make_non_luhn_number(d.rng),
             "channel": d.rng.choice(("web", "pos", "mobile")),
+            "note": d.text(None),
         },
         **_times(d),
     }
@@ -105,6 +115,7 @@ def _gateway_payment(r: Resource, d: Draw) -> Record:
         "status": status,
         "method": d.rng.choice(("card", "bank_transfer", "wallet")),
         "captured_at": to_iso(d.updated) if status in ("captured", "settled") else None,
+        "metadata": {"note": d.text(None)},
         **_times(d),
     }
 
@@ -121,7 +132,10 @@ def _billing_customer(r: Resource, d: Draw) -> Record:
         "currency": d.rng.choice(words.CARD_CURRENCIES),
         "status": d.status(r),
         "delinquent": d.rng.random() < 0.05,
-        "metadata": {"segment": d.rng.choice(("smb", "enterprise", "consumer"))},
+        "metadata": {
+            "segment": d.rng.choice(("smb", "enterprise", "consumer")),
+            "note": d.text(None),
+        },
         **_times(d),
     }
 
@@ -129,7 +143,10 @@ def _billing_customer(r: Resource, d: Draw) -> Record:
 def _billing_invoice(r: Resource, d: Draw) -> Record:
     currency = d.rng.choice(words.CARD_CURRENCIES)
     lines = [
-        {"description": d.rng.choice(words.PRODUCTS), "amount": words.pick_amount(d.rng, currency)}
+        {
+            "description": d.text(d.rng.choice(words.PRODUCTS)),
+            "amount": words.pick_amount(d.rng, currency),
+        }
         for _ in range(d.rng.randint(1, 4))
     ]
     total = sum(line["amount"] for line in lines)
@@ -161,7 +178,7 @@ def _billing_charge(r: Resource, d: Draw) -> Record:
         "currency": currency,
         "status": status,
         "paid": status == "succeeded",
-        "description": words.pick_description(d.rng),
+        "description": d.text(words.pick_description(d.rng)),
         "payment_method_details": {"type": "card", "card": _card(d, with_pan=False)},
         **_times(d),
     }
@@ -214,7 +231,7 @@ def _debit_payment(r: Resource, d: Draw) -> Record:
         "amount_refunded": 0,
         "currency": currency,
         "charge_date": to_iso(d.created + 3 * 86400)[:10],
-        "description": words.pick_description(d.rng),
+        "description": d.text(words.pick_description(d.rng)),
         "reference": f"REF-{d.rng.randrange(10**8):08d}",
         "status": d.status(r),
         "metadata": {} if d.rng.random() < 0.5 else {"invoice": d.ref("billing", "invoices")},
@@ -247,6 +264,7 @@ def _debit_mandate(r: Resource, d: Draw) -> Record:
             "family_name": family or None,
             "email": words.email_for(given, d.index + 1),
             "address": words.address(d.rng),
+            "note": d.text(None),
         },
         "next_possible_charge_date": to_iso(d.updated + 2 * 86400)[:10],
         **_times(d),
@@ -273,7 +291,7 @@ def _commerce_charge(r: Resource, d: Draw) -> Record:
     return {
         "charge_id": r.record_id(d.index),
         "occurred": to_iso(d.updated),
-        "description": words.pick_description(d.rng),
+        "description": d.text(words.pick_description(d.rng)),
         "amount": words.pick_amount(d.rng, currency),
         "currency": currency,
         "status": d.status(r),
@@ -286,7 +304,7 @@ def _commerce_product(r: Resource, d: Draw) -> Record:
     return {
         "product_id": r.record_id(d.index),
         "name": f"{d.rng.choice(words.PRODUCTS)} #{d.index + 1}",
-        "description": words.pick_description(d.rng),
+        "description": d.text(words.pick_description(d.rng)),
         "amount": words.pick_amount(d.rng, currency, 100, 100_000),
         "currency": currency,
         "status": d.status(r),
@@ -347,7 +365,8 @@ def build_record(
 ) -> Record:
     """The record at `index`, identical for identical arguments."""
     rng = RecordRandom(_stream_base(seed, resource.provider, resource.name) + index)
-    draw = Draw(rng, index, created, updated, count, touches)
+    leaks = RecordRandom(_stream_base(seed, resource.provider, f"{resource.name}:leaks") + index)
+    draw = Draw(rng, leaks, index, created, updated, count, touches)
     return BUILDERS[resource.key](resource, draw)
 
 

@@ -31,10 +31,12 @@ class FastJSONResponse(Response):
 
 
 def html_page(status: int) -> HTMLResponse:
-    """What a proxy or maintenance page looks like to a client that expected JSON."""
+    """What a proxy or maintenance page looks like to a client that expected JSON; it quotes the
+    card of the payment it interrupted, as such pages do, so errors that quote a body must mask."""
     body = (
-        "<!DOCTYPE html><html><head><title>Service Unavailable</title></head>"
-        "<body><h1>We'll be right back</h1><p>Scheduled maintenance.</p></body></html>"
+        "<!DOCTYPE html><html><head><title>Payment for card 4000 0566 5566 5556 interrupted"
+        "</title></head><body><h1>We'll be right back</h1><p>Scheduled maintenance.</p>"
+        "</body></html>"
     )
     return HTMLResponse(body, status_code=status)
 

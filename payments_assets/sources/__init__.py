@@ -12,7 +12,6 @@ from .errors import (
     ProviderLoadError,
     ProviderResponseError,
 )
-from .masking import mask_card_numbers, mask_pan
 from .redaction import Redactor, redacted_errors
 from .windows import Window
 
@@ -29,8 +28,6 @@ __all__ = [
     "Window",
     "build_source",
     "connection_from_environ",
-    "mask_card_numbers",
-    "mask_pan",
     "redacted_errors",
     "require_secure",
 ]

@@ -25,8 +25,8 @@ from dlt.common.storages.load_package import load_package_state
 from dlt.extract.items_transform import ItemTransform
 from dlt.extract.resource import DltResource
 
+from ..card_numbers import mask_strings, mask_text, numbers_hold_card_number, record_masker
 from ..specs import ColumnHint, ProviderSpec, ResourceSpec
-from .masking import mask_card_numbers, mask_pan
 
 ROWS_PER_TABLE = 5_000
 """Rows gathered before a table is built: 10-50 pages; per-table costs vanish, memory stays flat."""
@@ -47,8 +47,6 @@ _PY_TYPES: dict[type, pa.DataType] = {
     float: pa.float64(),
     bool: pa.bool_(),
 }
-# The same candidates as `masking._CANDIDATE`, in RE2 for Arrow's regex kernel.
-_PAN_CANDIDATE = r"^\d[\d -]{11,22}\d$"
 # What the dict path's root rows carry, declared so a load that mixes both kinds of item (a child
 # table from dict rows under Arrow rows) links and merges them exactly.
 _DLT_COLUMNS = {
@@ -94,6 +92,9 @@ class ArrowPages:
         incremental = spec.endpoint_of(resource).incremental
         self.cursor = incremental.cursor_path if incremental else None
         self.constants = dict(constants)
+        # Numbers in columns typed as times are epoch times, not card numbers.
+        self.times = frozenset(map(_NAMING.normalize_identifier, resource.time_columns))
+        self.mask_record = record_masker(self.times)
         self.types: dict[str, pa.DataType] = {}  # the resource's schema, in first-seen order
         self.has_lists = False  # once seen, every batch goes to dlt as dicts: no wasted tables
 
@@ -116,7 +117,7 @@ class ArrowPages:
             return self._dicts(rows)
 
     def _dicts(self, rows: list[Any]) -> list[dict[str, Any]]:
-        rows = [mask_card_numbers(row) for row in rows]
+        rows = [self.mask_record(row) for row in rows]
         for row in rows:
             if isinstance(row, dict):
                 row.update(self.constants)
@@ -130,6 +131,8 @@ class ArrowPages:
         columns: dict[str, pa.ChunkedArray] = {}
         for name, array in zip(raw.column_names, raw.columns, strict=True):
             for flat_name, flat in _flatten(name, array):
+                if mask_text(flat_name) != flat_name:
+                    raise _NeedsDicts  # a card number as a key: the dict path masks keys
                 typed = self._typed(flat_name, flat)
                 if typed is not None:
                     columns[flat_name] = typed
@@ -168,7 +171,11 @@ class ArrowPages:
                 return None  # dlt makes no column until a value comes
             self.types[name] = self._first_type(name, array)
         typed = _cast(array, self._staged(name, self.types[name], array.type))
-        return _mask(typed) if typed.type == pa.string() else typed
+        if typed.type == pa.string():
+            return mask_strings(typed)
+        if _is_number(array.type) and name not in self.times and numbers_hold_card_number(array):
+            raise _NeedsDicts  # a card number sent as a number becomes masked text, as dicts do
+        return typed
 
     def _staged(
         self, name: str, kind: pa.DataType, given: pa.DataType | None = None
@@ -263,14 +270,8 @@ def _to_timestamp(array: pa.ChunkedArray) -> pa.ChunkedArray:
     raise _NeedsDicts
 
 
-def _mask(array: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Card numbers masked as `masking.mask_pan` does; only candidate strings reach Python."""
-    candidates = pc.match_substring_regex(array, _PAN_CANDIDATE)
-    if not pc.any(candidates).as_py():
-        return array
-    flat, where = array.combine_chunks(), candidates.combine_chunks()
-    masked = [mask_pan(value) for value in pc.filter(flat, where).to_pylist()]
-    return pa.chunked_array([pc.replace_with_mask(flat, where, pa.array(masked, pa.string()))])
+def _is_number(kind: pa.DataType) -> bool:
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
 
 
 def _load_id() -> str | None:

@@ -15,6 +15,7 @@ from dlt.extract.source import DltSource
 from dlt.sources.helpers.requests.retry import Client
 from dlt.sources.rest_api import rest_api_source
 
+from ..card_numbers import record_masker
 from ..specs import (
     ACCOUNT_COLUMN,
     DEFAULT_ACCOUNT,
@@ -27,7 +28,6 @@ from ..specs import (
 from .arrow import load_pages_as_arrow
 from .auth import build_auth
 from .errors import InsecureURLError, MissingCredentialsError
-from .masking import mask_card_numbers
 from .redaction import Redactor
 from .responses import response_checker
 from .windows import Window, incremental_config
@@ -201,7 +201,7 @@ def build_source(
             **({ACCOUNT_COLUMN: account} if spec.multi_account else {}),
         }
         if not load_pages_as_arrow(dlt_resource, spec, resource, constants):
-            dlt_resource.add_map(mask_card_numbers)
+            dlt_resource.add_map(record_masker(resource.time_columns))
             if not spec.is_windowed(resource):
                 dlt_resource.add_map(stamp)
             if spec.multi_account:

@@ -1,8 +1,9 @@
 """Errors and log lines leave this package without secrets in them.
 
-A connection error's text carries the full URL (a query-string API key included) and dlt's own
-config errors echo parts of secrets; so every error that leaves a load is rebuilt from redacted
-text, with the original chain dropped.
+A connection error's text carries the full URL (a query-string API key included), dlt's own
+config errors echo parts of secrets, and a response error may quote a body with a card number in
+it; so every error that leaves a load is rebuilt from redacted, masked text, with the original
+chain dropped.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+from ..card_numbers import mask_text
 from .errors import ProviderError, ProviderLoadError
 
 _QUERY_SECRET = re.compile(
@@ -22,7 +24,8 @@ _AUTH_HEADER = re.compile(r"(?i)((?:authorization|x-api-key)['\"]?\s*[:=]\s*['\"
 
 
 class Redactor:
-    """Replaces known secret values and secret-looking URL parts with `***`."""
+    """Replaces known secret values and secret-looking URL parts with `***`, and masks card
+    numbers (an error may quote a response body)."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         # Longest first, so a secret that contains another is replaced whole.
@@ -32,7 +35,7 @@ class Redactor:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         text = _QUERY_SECRET.sub(r"\1***", text)
-        return _AUTH_HEADER.sub(r"\1***", text)
+        return mask_text(_AUTH_HEADER.sub(r"\1***", text))
 
 
 class RedactingFilter(logging.Filter):

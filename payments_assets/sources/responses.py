@@ -17,6 +17,7 @@ import orjson
 from dlt.common import jsonpath
 from requests import HTTPError, Response
 
+from ..card_numbers import mask_text
 from .errors import ProviderHTTPError, ProviderResponseError
 
 _HINTS = {
@@ -112,5 +113,6 @@ class _ProgressGuard:
 
 
 def _preview(response: Response) -> str:
-    text = response.content[:120].decode("utf-8", "replace").replace("\n", " ")
-    return repr(text)
+    # Cut after masking: a card number across the cut would otherwise survive as a fragment.
+    text = mask_text(response.content[:400].decode("utf-8", "replace"))
+    return repr(text[:120].replace("\n", " "))

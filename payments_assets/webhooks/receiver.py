@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..sources.masking import mask_card_numbers
+from ..card_numbers import mask_card_numbers, mask_text
 from .events import EventError, WebhookEvent, parse_event
 from .signing import (
     DEFAULT_TOLERANCE_SECONDS,
@@ -147,15 +147,21 @@ def create_receiver(
             log.warning("refused a %s webhook: %s", provider, error)
             return _refusal(401, "invalid_signature", str(error))
         except EventError as error:
-            log.warning("refused a signed %s webhook: %s", provider, error)
-            return _refusal(400, "invalid_event", str(error))
+            problem = mask_text(str(error))  # it may quote a field of the body
+            log.warning("refused a signed %s webhook: %s", provider, problem)
+            return _refusal(400, "invalid_event", problem)
+        # Masked before anything is stored or logged: ids and types are text like any other.
         masked = WebhookEvent(
-            provider, event.event_id, event.type, event.created, mask_card_numbers(event.body)
+            provider,
+            mask_text(event.event_id),
+            mask_text(event.type),
+            event.created,
+            mask_card_numbers(event.body),
         )
         added = await writer.write(masked)
         outcome = "stored" if added else "duplicate, already stored"
         # Provider, id and type only: the record stays out of the log, card numbers with it.
-        log.info("%s %s %s %s", provider, event.event_id, event.type, outcome)
+        log.info("%s %s %s %s", provider, masked.event_id, masked.type, outcome)
         return JSONResponse({"received": True, "duplicate": not added})
 
     async def health(request: Request) -> Response:
