@@ -49,7 +49,7 @@ def _spec(provider: str) -> Any:
 
 
 def _windowed(spec: Any) -> list[Any]:
-    return [resource for resource in spec.resources if spec.is_windowed(resource)]
+    return list(spec.windowed)
 
 
 def _window() -> Any:
@@ -81,11 +81,7 @@ def run_dagster(provider: str, database: Path, workdir: Path) -> Callable[[], No
         PAYMENTS_DESTINATION="duckdb",
     )
     specs = [_spec(provider)]
-    assets = [
-        asset
-        for asset in ingest_assets(specs, "duckdb", lambda _: "duckdb_writer")
-        if asset.partitions_def is not None
-    ]
+    assets = [asset for asset in ingest_assets(specs, "duckdb") if asset.partitions_def is not None]
     resources = build_resources(specs, os.environ)
     instance = dg.DagsterInstance.ephemeral()  # a deployment's instance exists before its runs
 
@@ -145,20 +141,19 @@ def plain_rest_api_config(spec: Any, environ: dict[str, str]) -> dict[str, Any]:
     else:
         raise SystemExit(f"{spec.name}: the plain dlt paths cover api_key, bearer and basic auth")
     resources = []
-    for resource in _windowed(spec):
-        endpoint = spec.endpoint_of(resource)
+    for view in _windowed(spec):
         resources.append(
             {
-                "name": resource.name,
-                "primary_key": spec.primary_key_of(resource),
-                "write_disposition": spec.write_disposition_of(resource),
-                "columns": columns_config(spec, resource),
+                "name": view.name,
+                "primary_key": view.dlt_primary_key,
+                "write_disposition": view.write_disposition,
+                "columns": columns_config(view),
                 "endpoint": {
-                    "path": endpoint.path.lstrip("/"),
-                    "params": endpoint_params(endpoint),
-                    "data_selector": endpoint.data_selector,
-                    "paginator": paginator_config(endpoint.paginator),
-                    "incremental": incremental_config(_window(), endpoint.incremental),
+                    "path": view.path.lstrip("/"),
+                    "params": endpoint_params(view.endpoint),
+                    "data_selector": view.data_selector,
+                    "paginator": paginator_config(view.paginator),
+                    "incremental": incremental_config(_window(), view.incremental),
                 },
             }
         )
@@ -218,7 +213,7 @@ def run_raw(provider: str, database: Path) -> Callable[[], None]:
         return http
 
     def load(resource: Any) -> None:
-        endpoint = spec.endpoint_of(resource)
+        endpoint = resource.endpoint
         paginator = endpoint.paginator
         url = connection.base_url.rstrip("/") + "/" + endpoint.path.lstrip("/")
         http, cursor_db = session(), connection_db.cursor()

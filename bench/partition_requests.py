@@ -30,11 +30,7 @@ def _materialize(tags_or_key: dict[str, str], folder: Path) -> None:
         PAYMENTS_DESTINATION="duckdb",
     )
     specs = load_providers()
-    assets = [
-        asset
-        for asset in ingest_assets(specs, "duckdb", lambda _: "duckdb_writer")
-        if asset.partitions_def is not None
-    ]
+    assets = [asset for asset in ingest_assets(specs, "duckdb") if asset.partitions_def is not None]
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize(
             assets, resources=build_resources(specs, os.environ), instance=instance, **tags_or_key

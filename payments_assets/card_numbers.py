@@ -40,7 +40,7 @@ SEPARATORS = " .-"
 PAN_HINT = r"[0-9](?:[ .\-]?[0-9]){12}"
 """Thirteen digits, each pair at most one separator apart: every PAN contains such a run. Cheap
 to search (C or RE2), so strings without one never reach the Python rule; valid in RE2 too.
-ASCII digits only, as card numbers are written (RE2's `\d` is ASCII, Python's is not)."""
+ASCII digits only, as card numbers are written (Python's digit class would take any script's)."""
 
 _HINT = re.compile(PAN_HINT)
 # Looser than PAN_HINT and several times faster to search in a whole serialised record (no

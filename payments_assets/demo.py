@@ -44,7 +44,7 @@ def load_history() -> None:
     the marts build on their own once the UI's automation sensor ticks."""
     import dagster as dg
 
-    from .automation.schedules import snapshot_job_name, windowed_job_name
+    from .automation.jobs import snapshot_job_name, windowed_job_name
     from .definitions import PROVIDERS, defs
     from .partitions import partitions_for
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 import dagster as dg
@@ -59,3 +60,21 @@ def account_of(key: str | dg.MultiPartitionKey | None, spec: ProviderSpec) -> st
     if isinstance(key, dg.MultiPartitionKey):
         return key.keys_by_dimension["account"]
     return key
+
+
+def landed_windows(spec: ProviderSpec, landed: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Account → {time-window key: the asset's own partition key} of what has landed.
+
+    With several accounts an asset's partition keys are `<account>|<window>`; freshness and
+    volume reason about windows, account by account.
+    """
+    accounts: dict[str, dict[str, str]] = {account: {} for account in spec.account_names}
+    if not spec.multi_account:
+        accounts[spec.account_names[0]] = {key: key for key in landed}
+        return accounts
+    partitions_def = asset_partitions(spec, windowed=True)
+    assert isinstance(partitions_def, dg.MultiPartitionsDefinition)
+    for key in landed:
+        parsed = partitions_def.get_partition_key_from_str(key).keys_by_dimension
+        accounts.setdefault(parsed["account"], {})[parsed["date"]] = key
+    return accounts

@@ -29,7 +29,12 @@ def pipeline_name(provider: str) -> str:
 # dlt settings for the runs of these pipelines (environment variables still override them):
 # the extract files of dict rows are read back once, locally, so gzipping them costs CPU and
 # saves nothing (measured: +17% rows/s on billing, bench/RESULTS.md).
-RUN_SETTINGS = {"data_writer.disable_compression": True}
+RUN_SETTINGS = {
+    "data_writer.disable_compression": True,
+    # dlt's normalizer gives Arrow rows `_dlt_id` and `_dlt_load_id`, as it does dict rows.
+    "normalize.parquet_normalizer.add_dlt_id": True,
+    "normalize.parquet_normalizer.add_dlt_load_id": True,
+}
 
 
 @contextmanager

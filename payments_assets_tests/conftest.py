@@ -12,6 +12,7 @@ from payments_assets.sandbox import SandboxHandle, running_sandbox
 pytest_plugins = [
     "payments_assets_tests.leak_scan",
     "payments_assets_tests.card_fixtures",
+    "payments_assets_tests.source_fixtures",
     "payments_assets_tests.warehouse_fixtures",
     "payments_assets_tests.webhook_fixtures",
     "payments_assets_tests.postgres_fixtures",

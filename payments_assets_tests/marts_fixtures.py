@@ -13,10 +13,10 @@ import dagster as dg
 import pytest
 import requests
 
-from payments_assets.assets.exports import export_assets, reporting_exports
+from payments_assets.assets.exports import export_assets
 from payments_assets.assets.marts import mart_assets
 from payments_assets.assets.staging import staging_assets
-from payments_assets.resources import Warehouse
+from payments_assets.resources import Warehouse, reporting_exports
 from payments_assets.specs import load_providers
 
 from .warehouse_fixtures import Loader, point_env_at

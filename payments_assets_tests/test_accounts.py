@@ -13,6 +13,7 @@ from payments_assets.assets.staging import staging_assets
 from payments_assets.resources import build_resources
 from payments_assets.specs import ACCOUNT_COLUMN, load_providers
 
+from .trust_fixtures import CheckedLoader, evaluations, execute
 from .warehouse_fixtures import Loader, point_env_at, query
 
 PROVIDERS = Path(__file__).parents[1] / "payments_assets" / "providers"
@@ -171,7 +172,44 @@ def test_staging_and_marts_carry_the_account(two_accounts, monkeypatch, tmp_path
 
 def test_a_single_account_provider_behaves_as_before():
     billing = next(s for s in load_providers() if s.name == "billing")
-    [windowed] = [a for a in ingest_assets([billing], "duckdb", lambda p: "pool")]
+    [windowed] = [a for a in ingest_assets([billing], "duckdb")]
     assert isinstance(windowed.partitions_def, dg.TimeWindowPartitionsDefinition)
-    assert billing.primary_key_of(billing.resource("charges")) == "id"
+    assert billing.view("charges").primary_key == ("id",)
     assert billing.account_names == ("default",)
+
+
+def test_checks_of_a_dataset_isolated_provider_read_its_own_schemas(
+    sandbox_factory, tmp_path, monkeypatch, instance
+):
+    """Each account's rows live in `billing_eu` / `billing_us`: the checks read those (not
+    `billing`, where they would find no table and pass), and a duplicate in one fails."""
+    sandbox = sandbox_factory(accounts=2)
+    database = point_env_at(monkeypatch, sandbox, tmp_path)
+    folder = _billing_with_accounts(tmp_path / "providers", isolation="dataset")
+    checked = CheckedLoader(Loader(load_providers(folder), instance))
+    for account in ("eu", "us"):
+        assert checked.partition(_key(account, "2026-10-05")).success
+    execute(
+        database,
+        "insert into billing_us.charges select * from billing_us.charges order by id limit 1",
+    )
+    result = checked.partition(_key("eu", "2026-10-06"))
+    unique = evaluations(result)[("billing/charges", "primary_key_unique")]
+    assert not unique.passed
+    assert "billing_us:" in unique.description and "billing_eu:" in unique.description
+    assert unique.metadata["datasets"].value == ["billing_eu", "billing_us"]
+    assert unique.metadata["billing_us.duplicated_keys"].value == 1
+    assert unique.metadata["billing_eu.duplicated_keys"].value == 0
+
+
+def test_a_check_that_cannot_see_its_table_fails(two_accounts, instance):
+    """A load counted rows in `billing.charges`; if the table is gone, the checks fail."""
+    _, database, loader = two_accounts
+    checked = CheckedLoader(loader)
+    assert checked.partition(_key("eu", "2026-10-05")).success
+    execute(database, "drop table billing.charges")
+    result = checked.checks_only(
+        dg.AssetCheckKey(dg.AssetKey(["billing", "charges"]), "primary_key_unique")
+    )
+    unique = evaluations(result)[("billing/charges", "primary_key_unique")]
+    assert not unique.passed and "is not in the warehouse" in unique.description

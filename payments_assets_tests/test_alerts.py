@@ -5,8 +5,8 @@ import logging
 import dagster as dg
 import pytest
 
-from payments_assets.automation.alerts import check_failure_alert, run_failure_alert
-from payments_assets.notifier import Alert, AlertDeliveryError, AlertNotifier, alert_notifier
+from payments_assets.automation.sensors.alerts import check_failure_alert, run_failure_alert
+from payments_assets.resources import Alert, AlertDeliveryError, AlertNotifier, alert_notifier
 
 CHARGES = dg.AssetKey(["commerce", "charges"])
 TOKEN = "T0KEN-s3cr3t-9f2a"  # in the receiver's URL path, as in a real chat webhook

@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import dagster as dg
@@ -19,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from payments_assets.assets.exports import ReportingExports
 from payments_assets.card_numbers import mask_card_numbers, mask_text
 from payments_assets.checks.rules import Finding, Rule
+from payments_assets.resources import ReportingExports
 from payments_assets.sources.arrow import ArrowPages
 from payments_assets.sources.redaction import Redactor
 from payments_assets.specs import load_provider
@@ -100,7 +99,7 @@ def test_arrow_pages_mask_what_the_dict_path_masks(data, json_api: JsonApi, tmp_
         {"id": f"n{i}", **data.draw(objects(pans, lists=False))}
         for i in range(data.draw(st.integers(1, 30)))
     ]
-    converted = ArrowPages(spec, spec.resource("notes"), {})._convert(copy.deepcopy(rows))
+    converted = ArrowPages(spec.view("notes"), {})._convert(copy.deepcopy(rows))
     text = (
         json.dumps(converted.to_pylist(), default=str)
         if isinstance(converted, pa.Table)
@@ -209,8 +208,7 @@ def test_check_results_mask_the_values_they_quote(drawn):
     text, pan = drawn
     finding = Finding(False, f"duplicated: {text}", {"examples": dg.MetadataValue.json([text])})
     rule = Rule("r", "d", False, lambda target: True, lambda subject: finding)
-    subject = SimpleNamespace(target=SimpleNamespace(key=dg.AssetKey(["p", "t"])))
-    result = rule.result(subject, finding)
+    result = rule.result(dg.AssetKey(["p", "t"]), finding)
     assert leaked(result.description + json.dumps(result.metadata["examples"].data), [pan]) == []
 
 

@@ -4,8 +4,12 @@ from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
-from payments_assets.automation.declarative import downstream_condition, parents_updated
-from payments_assets.checks import build_freshness_sensor
+from payments_assets.automation.conditions import (
+    downstream_condition,
+    parents_updated,
+    windowed_raw,
+)
+from payments_assets.automation.sensors.freshness import build_freshness_sensor
 from payments_assets.checks.freshness import LATEST_PARTITION_LANDED, REFRESHED_WITHIN_MAX_LAG
 from payments_assets.checks.volume import is_sudden_drop
 from payments_assets.partitions import partitions_for
@@ -42,20 +46,18 @@ def test_every_raw_asset_shows_its_checks_and_its_providers_freshness_policy():
         policy = dg.FreshnessPolicy.time_window(
             fail_window=timedelta(hours=spec.freshness.max_lag_hours)
         )
-        for resource in spec.resources:
-            key = dg.AssetKey([spec.name, resource.name])
+        for view in spec.views:
+            key = dg.AssetKey([spec.name, view.name])
             assert graph.get(key).freshness_policy == policy, key
-            fresh = (
-                LATEST_PARTITION_LANDED if spec.is_windowed(resource) else REFRESHED_WITHIN_MAX_LAG
-            )
+            fresh = LATEST_PARTITION_LANDED if view.windowed else REFRESHED_WITHIN_MAX_LAG
             assert blocking[check(key, "primary_key_unique")] is True
             assert blocking[check(key, "primary_key_not_null")] is True
             assert blocking[check(key, "row_count_vs_history")] is False
             assert blocking[check(key, "schema_unchanged")] is False
             assert blocking[check(key, fresh)] is False
-            if resource.quality.required:
+            if view.quality.required:
                 assert blocking[check(key, "required_fields_not_null")] is True
-            if resource.quality.currency_column:
+            if view.quality.currency_column:
                 assert blocking[check(key, "currencies_iso_4217")] is True
 
 
@@ -220,21 +222,26 @@ def test_made_up_currencies_and_fractional_amounts_fail_money_checks(checked_for
 
 def test_downstream_automation_waits_for_its_parents_blocking_checks(checked_for, warehouse_path):
     commerce = checked_for("commerce")
+    windowed = windowed_raw(commerce.loader.specs)
 
-    @dg.asset(key=["reports", "gated"], deps=[CHARGES], automation_condition=downstream_condition())
+    @dg.asset(
+        key=["reports", "gated"],
+        deps=[CHARGES],
+        automation_condition=downstream_condition(windowed),
+    )
     def gated() -> None: ...
 
     @dg.asset(
         key=["reports", "ungated"],
         deps=[CHARGES],
-        automation_condition=parents_updated(),
+        automation_condition=parents_updated(windowed),
     )
     def ungated() -> None: ...
 
     @dg.asset(
         key=["reports", "with_products"],
         deps=[CHARGES, PRODUCTS],
-        automation_condition=downstream_condition(),
+        automation_condition=downstream_condition(windowed),
     )
     def with_products() -> None: ...
 
@@ -260,7 +267,7 @@ def test_downstream_automation_waits_for_its_parents_blocking_checks(checked_for
         )
         return ticks[-1]
 
-    tick()  # the first evaluation only takes note of where things stand
+    tick()  # nothing to build yet: the parents are missing
     assert commerce.partition_range("2026-10-01", "2026-10-05").success
     loaded = tick()
     assert loaded.get_num_requested(gated.key) == 1, "parents loaded and their checks passed"

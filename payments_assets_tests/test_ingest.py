@@ -25,8 +25,8 @@ def failure_message(result) -> str:
 def _table_counts(database: Path) -> dict[str, tuple[int, int]]:
     counts = {}
     for spec in load_providers():
-        for resource in spec.resources:
-            key = spec.primary_key_of(resource)
+        for resource in spec.views:
+            [key] = resource.primary_key
             rows, distinct = query(
                 database,
                 f'select count(*), count(distinct "{key}") from {spec.name}."{resource.name}"',

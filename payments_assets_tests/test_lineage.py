@@ -53,7 +53,7 @@ def nodes(webserver: Webserver) -> dict[str, AssetNode]:
 
 def test_every_raw_table_feeds_its_staging_table(nodes: dict[str, AssetNode]) -> None:
     for spec in load_providers():
-        for resource in spec.resources:
+        for resource in spec.views:
             raw = nodes[f"{spec.name}/{resource.name}"]
             staged = nodes[f"staging/{spec.name}__{resource.name}"]
             assert staged.deps == {raw.key}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from payments_assets.automation.jobs import ingest_jobs
 from payments_assets.automation.schedules import ingest_schedules
 from payments_assets.pipelines import duckdb_destination, run_pipeline
 from payments_assets.sources import build_source, connection_from_environ
@@ -21,11 +22,9 @@ def _data_tables(database: Path) -> dict[str, list[tuple]]:
     """Every windowed top-level table, without dlt's bookkeeping columns, sorted by key."""
     tables = {}
     for spec in load_providers():
-        for resource in spec.resources:
-            if not spec.is_windowed(resource):
-                continue
+        for resource in spec.windowed:
             name = f'{spec.name}."{resource.name}"'
-            key = spec.primary_key_of(resource)
+            [key] = resource.primary_key
             # Column order follows the order fields first appeared in: compare by name.
             columns = sorted(
                 row[0]
@@ -42,7 +41,7 @@ def _full_load_without_windows(sandbox, database: Path) -> None:
     """The reference: each provider's source with no window, through a plain dlt pipeline."""
     for spec in load_providers():
         connection = connection_from_environ(spec, sandbox.env)
-        windowed = [r.name for r in spec.resources if spec.is_windowed(r)]
+        windowed = [view.name for view in spec.windowed]
         with run_pipeline(spec.name, duckdb_destination(database), spec.name) as pipeline:
             pipeline.run(
                 build_source(spec, connection, resources=windowed), loader_file_format="parquet"
@@ -128,7 +127,8 @@ def test_a_later_update_wins_whichever_partition_runs_first(
 
 
 def _schedule(name: str) -> dg.ScheduleDefinition:
-    [schedule] = [s for s in ingest_schedules(load_providers()) if s.name == name]
+    specs = load_providers()
+    [schedule] = [s for s in ingest_schedules(specs, ingest_jobs(specs)) if s.name == name]
     return schedule
 
 

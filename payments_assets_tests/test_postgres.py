@@ -35,7 +35,7 @@ from payments_assets.specs import load_providers
 
 from .postgres_fixtures import PostgresServer
 from .test_ingest import RECORDS
-from .warehouse_fixtures import Loader, balances_in_sandbox
+from .warehouse_fixtures import Loader, balances_in_sandbox, warehouse_rows
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 WEEK = ("2026-10-01", "2026-10-07")
@@ -127,10 +127,11 @@ def landed(week_sandbox, postgres_server, tmp_path_factory) -> Iterator[Landed]:
 def test_every_resource_lands_exactly_once_on_postgres(week_sandbox, landed):
     counts = {}
     for spec in load_providers():
-        for resource in spec.resources:
-            key = spec.primary_key_of(resource)
-            [(rows, distinct)] = landed.profile.warehouse.query(
-                f'select count(*), count(distinct "{key}") from "{spec.name}"."{resource.name}"'
+        for resource in spec.views:
+            [key] = resource.primary_key
+            [(rows, distinct)] = warehouse_rows(
+                landed.profile.warehouse,
+                f'select count(*), count(distinct "{key}") from "{spec.name}"."{resource.name}"',
             )
             counts[f"{spec.name}/{resource.name}"] = (rows, distinct)
     balances = balances_in_sandbox(week_sandbox)
@@ -142,8 +143,9 @@ def test_every_resource_lands_exactly_once_on_postgres(week_sandbox, landed):
 def test_card_numbers_are_masked_on_postgres(landed):
     numbers = [
         row[0]
-        for row in landed.profile.warehouse.query(
-            "select card__number from gateway.transactions where card__number is not null"
+        for row in warehouse_rows(
+            landed.profile.warehouse,
+            "select card__number from gateway.transactions where card__number is not null",
         )
     ]
     assert numbers, "the sandbox serves card numbers on some transactions"
@@ -152,10 +154,11 @@ def test_card_numbers_are_masked_on_postgres(landed):
 
 def test_cursors_are_typed_as_timestamps_on_postgres(landed):
     types = dict(
-        landed.profile.warehouse.query(
+        warehouse_rows(
+            landed.profile.warehouse,
             "select column_name, data_type from information_schema.columns "
             "where table_schema = 'commerce' and table_name in ('customers', 'charges') "
-            "and column_name in ('first_seen', 'occurred', 'amount')"
+            "and column_name in ('first_seen', 'occurred', 'amount')",
         )
     )
     assert types == {
@@ -178,7 +181,7 @@ def test_runs_and_events_are_stored_in_postgres(landed):
     expected = {
         dg.AssetKey([spec.name, resource.name]).to_string()
         for spec in load_providers()
-        for resource in spec.resources
+        for resource in spec.views
     }
     assert {key for (key,) in materialized} == expected
 
@@ -429,8 +432,9 @@ def pool_scenario(sandbox, postgres_server, tmp_path_factory) -> Iterator[PoolSc
 def test_two_runs_of_one_provider_are_serialized_by_its_pool(pool_scenario):
     first, second = sorted(pool_scenario.gateway_windows)
     assert first[1] <= second[0], f"gateway steps overlapped: {first} and {second}"
-    days = pool_scenario.profile.warehouse.query(
-        "select count(distinct (updated_at at time zone 'UTC')::date) from gateway.transactions"
+    days = warehouse_rows(
+        pool_scenario.profile.warehouse,
+        "select count(distinct (updated_at at time zone 'UTC')::date) from gateway.transactions",
     )[0][0]
     assert days == 2
 
@@ -438,7 +442,9 @@ def test_two_runs_of_one_provider_are_serialized_by_its_pool(pool_scenario):
 def test_runs_of_different_providers_overlap_and_both_land(pool_scenario):
     assert pool_scenario.billing_done_while_gateway_waited
     for table in ("gateway.transactions", "billing.invoices"):
-        rows = pool_scenario.profile.warehouse.query(f"select count(*) from {table}")[0][0]
+        rows = warehouse_rows(pool_scenario.profile.warehouse, f"select count(*) from {table}")[0][
+            0
+        ]
         assert rows > 0, f"nothing landed in {table}"
 
 

@@ -24,8 +24,7 @@ from dagster._daemon.monitoring import concurrency as slot_monitor
 from dagster._serdes import serialize_value
 from dagster._time import get_current_datetime
 
-from payments_assets.pipelines import duckdb_destination, run_pipeline
-from payments_assets.sources import Window, build_source, connection_from_environ
+from payments_assets.sources import Window
 from payments_assets.specs import ProviderSpec, load_providers, parse_provider
 
 from .reliability_fixtures import duckdb_text, files_text, leaks, secret_values
@@ -51,10 +50,10 @@ def _counts(
     """(rows, distinct keys) of every resource table (or of the windowed ones)."""
     counts = {}
     for spec in specs:
-        for resource in spec.resources:
-            if windowed_only and not spec.is_windowed(resource):
+        for resource in spec.views:
+            if windowed_only and not resource.windowed:
                 continue
-            key = spec.primary_key_of(resource)
+            [key] = resource.primary_key
             [(rows, distinct)] = query(
                 database,
                 f'select count(*), count(distinct "{key}") from {spec.name}."{resource.name}"',
@@ -231,94 +230,6 @@ def test_run_killed_midway_and_restarted_ends_with_the_tables_of_a_clean_run(
     assert all(len(rows) >= 1500 for rows in expected.values())
 
 
-def _tables_of(database: Path) -> dict[str, tuple[list[tuple], list[tuple]]]:
-    """Every table's column types and rows, without dlt's row ids and load ids."""
-    found = {}
-    for schema, table in query(
-        database,
-        "select table_schema, table_name from information_schema.tables "
-        "where table_schema not like '%staging%' and table_name not like '_dlt%'",
-    ):
-        types = query(
-            database,
-            "select column_name, data_type from information_schema.columns where "
-            f"table_schema = '{schema}' and table_name = '{table}' "
-            "and column_name not in ('_dlt_id', '_dlt_load_id', '_dlt_parent_id', '_dlt_root_id') "
-            "order by column_name",
-        )
-        listed = ", ".join(f'"{name}"' for name, _ in types)
-        found[f"{schema}.{table}"] = (
-            types,
-            query(database, f'select {listed} from {schema}."{table}" order by all'),
-        )
-    return found
-
-
-@pytest.mark.timeout(120)
-def test_arrow_batches_land_exactly_what_dlts_dict_path_lands(sandbox, tmp_path, monkeypatch):
-    """Every provider, windowed and snapshot: same tables, column types, rows, masks, children."""
-    loaded_at = datetime(2026, 11, 1, tzinfo=timezone.utc)
-
-    def load_all(database: Path) -> None:
-        for spec in load_providers():
-            connection = connection_from_environ(spec, sandbox.env)
-            for window in (OCTOBER, None):  # windowed resources, then snapshots
-                chosen = [r.name for r in spec.resources if spec.is_windowed(r) == bool(window)]
-                if not chosen:
-                    continue
-                source = build_source(spec, connection, window, chosen, loaded_at)
-                with run_pipeline(spec.name, duckdb_destination(database), spec.name) as pipeline:
-                    pipeline.run(source, loader_file_format="parquet").raise_on_failed_jobs()
-
-    load_all(tmp_path / "arrow.duckdb")
-    with monkeypatch.context() as patch:
-        patch.setattr("payments_assets.sources.build.load_pages_as_arrow", lambda *_: False)
-        load_all(tmp_path / "dicts.duckdb")
-
-    arrow, dicts = _tables_of(tmp_path / "arrow.duckdb"), _tables_of(tmp_path / "dicts.duckdb")
-    assert "billing.invoices__lines" in dicts and "gateway.transactions" in dicts
-    assert arrow == dicts
-
-
-def _source_error(spec: ProviderSpec, sandbox, resource: str, folder: Path) -> str:
-    """Run one resource through a plain dlt pipeline; the error it fails with."""
-    source = build_source(
-        spec, connection_from_environ(spec, sandbox.env), OCTOBER, resources=[resource]
-    )
-    destination = duckdb_destination(folder / "w.duckdb")
-    with (
-        run_pipeline(spec.name, destination, spec.name) as pipeline,
-        pytest.raises(Exception) as failure,
-    ):
-        pipeline.run(source, loader_file_format="parquet")
-    return str(failure.value)
-
-
-@pytest.mark.timeout(60)
-@pytest.mark.parametrize(
-    ("provider", "resource", "path"),
-    [
-        ("gateway", "transactions", "/gateway/v1/transactions"),  # next_cursor
-        ("gateway", "list_payments", "/gateway/v1/payments"),  # offset + has_more
-        ("billing", "charges", "/billing/v1/charges"),  # offset + total
-        ("direct_debit", "payments", "/direct_debit/v1/payments"),  # meta.cursors.after
-        ("commerce", "charges", "/commerce/v1/charges"),  # offset to an empty page
-    ],
-)
-def test_a_cursor_that_never_ends_fails_clearly_on_every_paginator(
-    sandbox, impatient_specs, tmp_path, provider, resource, path
-):
-    sandbox.inject_fault(path, "endless_cursor")
-    try:
-        started = time.monotonic()
-        message = _source_error(_spec(impatient_specs, provider), sandbox, resource, tmp_path)
-    finally:
-        sandbox.clear_faults()
-    assert f"{provider}/{resource}" in message and path in message
-    assert "does not advance" in message
-    assert time.monotonic() - started < 30
-
-
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(
     ("path", "fault", "expected"),
@@ -382,34 +293,6 @@ def test_an_unreachable_api_fails_without_the_key_from_its_url(
     message = failure_message(result)
     assert "billing" in message and "Connection" in message
     assert os.environ["PAYMENTS_BILLING_API_KEY"] not in message
-
-
-@pytest.mark.timeout(90)
-@pytest.mark.parametrize(
-    ("provider", "resource", "window"),
-    [
-        ("commerce", "products", None),  # offset 500 to an empty page
-        ("billing", "customers", OCTOBER),  # offset 100 to `total`
-        ("gateway", "list_payments", OCTOBER),  # offset 100 to `has_more: false`
-        ("direct_debit", "payouts", OCTOBER),  # cursor, pages of 500
-    ],
-)
-def test_a_walk_whose_last_page_is_exactly_the_limit_lands_every_row(
-    sandbox_factory, tmp_path, provider, resource, window
-):
-    sandbox = sandbox_factory(records=1000)  # 1000 = 2 x 500 = 10 x 100: every last page is full
-    spec = _spec(load_providers(), provider)
-    source = build_source(
-        spec, connection_from_environ(spec, sandbox.env), window, resources=[resource]
-    )
-    database = tmp_path / "w.duckdb"
-    with run_pipeline(provider, duckdb_destination(database), provider) as pipeline:
-        pipeline.run(source, loader_file_format="parquet").raise_on_failed_jobs()
-    key = spec.primary_key_of(spec.resource(resource))
-    [(rows, distinct)] = query(
-        database, f'select count(*), count(distinct "{key}") from {provider}."{resource}"'
-    )
-    assert rows == distinct == 1000
 
 
 @pytest.mark.parametrize(

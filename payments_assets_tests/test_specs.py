@@ -41,18 +41,18 @@ def test_the_four_providers_load_with_every_documented_resource():
 
 def test_per_resource_primary_keys_override_the_defaults():
     commerce = load_provider(GOOD / "commerce.yaml")
-    keys = {r.name: commerce.primary_key_of(r) for r in commerce.resources}
+    keys = {view.name: view.primary_key for view in commerce.views}
     assert keys == {
-        "charges": "charge_id",
-        "products": "product_id",
-        "customers": "customer_id",
-        "subscriptions": "subscription_id",
+        "charges": ("charge_id",),
+        "products": ("product_id",),
+        "customers": ("customer_id",),
+        "subscriptions": ("subscription_id",),
     }
 
 
 def test_limit_on_a_cursor_paginator_becomes_a_query_parameter():
     direct_debit = load_provider(GOOD / "direct_debit.yaml")
-    endpoint = direct_debit.endpoint_of(direct_debit.resource("mandates"))
+    endpoint = direct_debit.view("mandates").endpoint
     assert endpoint_params(endpoint) == {"limit": 500}
     assert paginator_config(endpoint.paginator) == {
         "type": "cursor",
@@ -63,7 +63,7 @@ def test_limit_on_a_cursor_paginator_becomes_a_query_parameter():
 
 def test_offset_paginator_without_total_stops_on_an_empty_page():
     commerce = load_provider(GOOD / "commerce.yaml")
-    config = paginator_config(commerce.endpoint_of(commerce.resource("charges")).paginator)
+    config = paginator_config(commerce.view("charges").paginator)
     assert config["total_path"] is None and config["stop_after_empty_page"] is True
     assert config["limit"] == 500
 
@@ -77,12 +77,7 @@ def test_error_handler_becomes_the_provider_retry_policy():
 
 def test_snapshot_resources_are_those_without_a_time_cursor():
     specs = {spec.name: spec for spec in load_providers()}
-    snapshots = sorted(
-        f"{spec.name}/{r.name}"
-        for spec in specs.values()
-        for r in spec.resources
-        if not spec.is_windowed(r)
-    )
+    snapshots = sorted(f"{spec.name}/{r.name}" for spec in specs.values() for r in spec.snapshots)
     assert snapshots == ["commerce/products", "gateway/balances"]
 
 

@@ -14,11 +14,10 @@ import requests
 
 from payments_assets.assets.webhook_events import webhook_event_assets
 from payments_assets.definitions import defs
-from payments_assets.resources import Warehouse
+from payments_assets.resources import Warehouse, WebhookEventStore
 from payments_assets.sandbox import SandboxOptions
 from payments_assets.specs import load_providers
 from payments_assets.webhooks.events import WebhookEvent, parse_event
-from payments_assets.webhooks.resource import WebhookEventStore
 from payments_assets.webhooks.store import WebhookStore
 
 from .warehouse_fixtures import Loader, billing_charges_updated_on, point_env_at, query
@@ -266,7 +265,7 @@ def test_duplicated_out_of_order_and_forged_deliveries_still_land_the_latest_ver
 def test_stored_events_are_an_asset_in_the_warehouse(instance, receiver, receiver_store, tmp_path):
     [asset] = [
         a
-        for a in webhook_event_assets(load_providers(), "duckdb", lambda _: "duckdb_writer")
+        for a in webhook_event_assets(load_providers(), "duckdb")
         if a.key == dg.AssetKey(["billing", "webhook_events"])
     ]
     database = tmp_path / "warehouse.duckdb"

@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 import pytest
 import requests
 
 from payments_assets.assets.ingest import ingest_assets
 from payments_assets.resources import build_resources
 from payments_assets.specs import PROVIDERS_DIR, ProviderSpec, load_providers
+
+from .source_fixtures import query as query  # re-exported: the asset tests' SQL helper
 
 
 def point_env_at(monkeypatch: pytest.MonkeyPatch, sandbox: Any, folder: Path) -> Path:
@@ -41,7 +42,7 @@ class Loader:
     def __init__(self, specs: Sequence[ProviderSpec], instance: dg.DagsterInstance) -> None:
         self.specs = list(specs)
         self.instance = instance
-        self.assets = ingest_assets(self.specs, "duckdb", lambda provider: "duckdb_writer")
+        self.assets = ingest_assets(self.specs, "duckdb")
 
     def resources(self) -> dict[str, Any]:
         return build_resources(self.specs, os.environ)
@@ -109,9 +110,10 @@ def loader_for(instance: dg.DagsterInstance) -> Callable[[Sequence[ProviderSpec]
     return lambda specs: Loader(specs, instance)
 
 
-def query(database: Path, sql: str) -> list[tuple[Any, ...]]:
-    with duckdb.connect(str(database), read_only=True) as connection:
-        return connection.execute(sql).fetchall()
+def warehouse_rows(warehouse: Any, sql: str) -> list[tuple[Any, ...]]:
+    """`sql` on a `Warehouse` resource (DuckDB or Postgres), through its session."""
+    with warehouse.session() as session:
+        return session.rows(sql)
 
 
 def gateway_token(sandbox: Any) -> str:

@@ -8,19 +8,18 @@ credentials resource and the partition window.
 """
 
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, build_dlt_asset_specs
 from dagster_dlt.translator import DltResourceTranslatorData
 
+from ..layers import RAW, layer_tags, provider_pool, raw_key
 from ..partitions import account_of, asset_partitions
 from ..resources import Warehouse, credentials_key
 from ..sources import Connection, Window, build_source, redacted_errors
 from ..specs import ACCOUNT_COLUMN, ProviderSpec, resolve_url
-
-RAW_TAG = "payments/layer"
+from ..warehouse_sql import WarehouseSession
 
 
 class PaymentsDltTranslator(DagsterDltTranslator):
@@ -32,28 +31,29 @@ class PaymentsDltTranslator(DagsterDltTranslator):
 
     def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
         default = super().get_asset_spec(data)
-        resource = self.spec.resource(data.resource.name)
-        endpoint = self.spec.endpoint_of(resource)
-        primary_key = self.spec.primary_key_of(resource)
-        metadata: dict[str, Any] = {
-            "provider": self.spec.name,
-            "api_path": endpoint.path,
-            "primary_key": ", ".join([primary_key] if isinstance(primary_key, str) else primary_key)
-            if primary_key
-            else "",
-            "write_disposition": self.spec.write_disposition_of(resource),
-            "windowed_by": endpoint.incremental.cursor_path if endpoint.incremental else "snapshot",
-        }
+        view = self.spec.view(data.resource.name)
         return default.replace_attributes(
-            key=dg.AssetKey([self.spec.name, resource.name]),
+            key=raw_key(view),
             deps=[],
             group_name=self.spec.name,
-            description=resource.description or f"{resource.name} from the {self.spec.name} API",
+            description=view.description,
             owners=list(self.spec.owners),
             kinds={"dlt", self.destination_kind},
-            tags={RAW_TAG: "raw", "payments/provider": self.spec.name},
-            metadata={**default.metadata, **metadata},
+            tags=layer_tags(RAW, self.spec.name),
+            metadata={
+                **default.metadata,
+                **view.metadata(),
+                # Schema-qualified: an unqualified `charges` would link billing's and commerce's.
+                "dagster/table_name": _table_name(view.dataset_names, view.table),
+            },
         )
+
+
+def _table_name(datasets: Sequence[str], table: str) -> str:
+    """`billing.charges`; with one dataset per account, `{billing_eu,billing_us}.charges`."""
+    if len(datasets) == 1:
+        return f"{datasets[0]}.{table}"
+    return f"{{{','.join(datasets)}}}.{table}"
 
 
 def _placeholder_connection(spec: ProviderSpec) -> Connection:
@@ -70,7 +70,7 @@ def _placeholder_connection(spec: ProviderSpec) -> Connection:
 def _with_row_facts(
     event: dg.MaterializeResult,
     window: Window | None,
-    warehouse: Warehouse,
+    session: WarehouseSession,
     dataset: str,
     account: str | None,
 ) -> dg.MaterializeResult:
@@ -86,9 +86,10 @@ def _with_row_facts(
     if account is not None:
         metadata["account"] = dg.MetadataValue.text(account)
     of_account = (ACCOUNT_COLUMN, account) if account is not None else None
-    count = warehouse.row_count(dataset, table, of_account)
+    count = session.row_count(dataset, table, of_account)
     if count is not None:
         metadata["dagster/row_count"] = dg.MetadataValue.int(count)
+    metadata["dagster/table_name"] = dg.MetadataValue.text(f"{dataset}.{table}")
     return event._replace(metadata=metadata)  # type: ignore[attr-defined]
 
 
@@ -97,7 +98,6 @@ def _provider_multi_asset(
     resource_names: Sequence[str],
     partitioned: bool,
     destination_kind: str,
-    pool: str,
 ) -> dg.AssetsDefinition:
     translator = PaymentsDltTranslator(spec, destination_kind)
     placeholder = build_source(
@@ -110,13 +110,13 @@ def _provider_multi_asset(
     )
     partitions_def = asset_partitions(spec, windowed=partitioned)
     creds_keys = {account: credentials_key(spec.name, account) for account in spec.account_names}
-    if partitioned and not spec.multi_account:
-        # One run, one window for a whole backfill range: requests scale with the range.
-        backfill_policy = dg.BackfillPolicy.single_run()
-    elif spec.multi_account:
+    if spec.multi_account:
         backfill_policy = dg.BackfillPolicy.multi_run(1)  # one run per account and window
     else:
-        backfill_policy = None
+        # One run, one window for a whole backfill range: requests scale with the range. On the
+        # snapshots too, so `group:<provider> --partition-range` is one command (CLI and UI):
+        # they load once per backfill.
+        backfill_policy = dg.BackfillPolicy.single_run()
 
     @dg.multi_asset(
         name=f"{spec.name}__{'windowed' if partitioned else 'snapshots'}",
@@ -125,8 +125,8 @@ def _provider_multi_asset(
         partitions_def=partitions_def,
         backfill_policy=backfill_policy,
         required_resource_keys={"dlt", "warehouse", *creds_keys.values()},
-        pool=pool,
-        op_tags={"payments/provider": spec.name},
+        pool=provider_pool(destination_kind, spec.name),
+        op_tags=layer_tags(RAW, spec.name),
     )
     def load(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
         account = account_of(context.partition_key if spec.multi_account else None, spec)
@@ -142,35 +142,34 @@ def _provider_multi_asset(
             + (f" for {window}" if window else "")
         )
         dataset = spec.dataset_of(account)
+        shared = account if spec.accounts_share_tables else None
         with redacted_errors(connection.redactor, f"{spec.name} load"):
             source = build_source(spec, connection, window, resources=selected, account=account)
             with warehouse.pipeline(spec.name, dataset) as pipeline:
-                for event in dlt.run(
-                    context=context,
-                    dlt_source=source,
-                    dlt_pipeline=pipeline,
-                    dagster_dlt_translator=translator,
-                    loader_file_format="parquet",
-                ):
-                    shared = account if spec.accounts_share_tables else None
-                    yield _with_row_facts(event, window, warehouse, dataset, shared)
+                events = list(
+                    dlt.run(
+                        context=context,
+                        dlt_source=source,
+                        dlt_pipeline=pipeline,
+                        dagster_dlt_translator=translator,
+                        loader_file_format="parquet",
+                    )
+                )
+            with warehouse.session() as session:
+                for event in events:
+                    yield _with_row_facts(event, window, session, dataset, shared)
 
     return load
 
 
 def ingest_assets(
-    specs: Sequence[ProviderSpec], destination_kind: str, pool_for: Any
+    specs: Sequence[ProviderSpec], destination_kind: str
 ) -> list[dg.AssetsDefinition]:
-    """The raw assets of every provider; `pool_for(provider)` names its concurrency pool."""
+    """The raw assets of every provider, each provider's steps in its pool (`layers.py`)."""
     assets = []
     for spec in specs:
-        windowed = [r.name for r in spec.resources if spec.is_windowed(r)]
-        snapshots = [r.name for r in spec.resources if not spec.is_windowed(r)]
-        for names, partitioned in ((windowed, True), (snapshots, False)):
-            if names:
-                assets.append(
-                    _provider_multi_asset(
-                        spec, names, partitioned, destination_kind, pool_for(spec.name)
-                    )
-                )
+        for views, partitioned in ((spec.windowed, True), (spec.snapshots, False)):
+            if views:
+                names = [view.name for view in views]
+                assets.append(_provider_multi_asset(spec, names, partitioned, destination_kind))
     return assets

@@ -11,14 +11,13 @@ from dataclasses import dataclass
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from ..automation.declarative import downstream_condition
+from ..layers import MARTS as MARTS_SCHEMA
+from ..layers import STAGING as STAGING_SCHEMA
+from ..layers import layer_tags, mart_key, writer_pool
 from ..resources import Warehouse
+from ..warehouse_sql import table_ref
 from .amounts import AMOUNT_TYPE, major_units_sql
-from .ingest import RAW_TAG as LAYER_TAG
-from .staging import STAGING_SCHEMA
-from .warehouse_sql import warehouse_session, writer_pool
-
-MARTS_SCHEMA = "marts"
+from .table_facts import table_facts
 
 # Statuses (common vocabulary) under which a payment's money was taken in; `refunded` payments
 # were taken in too, and their refunds are subtracted in `fct_refunds` / `daily_revenue`.
@@ -26,11 +25,11 @@ COLLECTED = ("succeeded", "refunded")
 
 
 def _staging(provider: str, resource: str) -> str:
-    return f'"{STAGING_SCHEMA}"."{provider}__{resource}"'
+    return table_ref(STAGING_SCHEMA, f"{provider}__{resource}")
 
 
 def _mart(name: str) -> str:
-    return f'"{MARTS_SCHEMA}"."{name}"'
+    return table_ref(MARTS_SCHEMA, name)
 
 
 def _day(timestamp: str) -> str:
@@ -50,7 +49,7 @@ class Mart:
 
     @property
     def key(self) -> dg.AssetKey:
-        return dg.AssetKey([MARTS_SCHEMA, self.name])
+        return mart_key(self.name)
 
     def asset_spec(self, destination_kind: str) -> dg.AssetSpec:
         return dg.AssetSpec(
@@ -60,12 +59,11 @@ class Mart:
             group_name=MARTS_SCHEMA,
             kinds={"sql", destination_kind},
             owners=["team:payments-data"],
-            tags={LAYER_TAG: "marts"},
+            tags=layer_tags(MARTS_SCHEMA),
             metadata={
                 "dagster/table_name": f"{MARTS_SCHEMA}.{self.name}",
                 "grain": ", ".join(self.grain),
             },
-            automation_condition=downstream_condition(),
         )
 
 
@@ -304,17 +302,17 @@ def mart_assets(destination_kind: str, marts: Sequence[Mart] = MARTS) -> list[dg
         specs=[mart.asset_spec(destination_kind) for mart in marts],
         can_subset=True,
         pool=writer_pool(destination_kind),
-        op_tags={LAYER_TAG: "marts"},
+        op_tags=layer_tags(MARTS_SCHEMA),
     )
     def build_marts(
         context: AssetExecutionContext, warehouse: Warehouse
     ) -> Iterator[dg.MaterializeResult]:
-        with warehouse_session(warehouse) as session:
+        with warehouse.session() as session:
             for mart in marts:
                 if mart.key in context.selected_asset_keys:
                     session.replace_table(MARTS_SCHEMA, mart.name, mart.sql)
                     yield dg.MaterializeResult(
-                        asset_key=mart.key, metadata=session.table_facts(MARTS_SCHEMA, mart.name)
+                        asset_key=mart.key, metadata=table_facts(session, MARTS_SCHEMA, mart.name)
                     )
 
     return [build_marts]

@@ -13,15 +13,13 @@ import dagster as dg
 import dlt
 
 from ..card_numbers import mask_card_numbers, mask_text
-from ..resources import Warehouse
+from ..layers import RAW, WEBHOOKS_GROUP, layer_tags, provider_pool, webhook_events_key
+from ..resources import Warehouse, WebhookEventStore
 from ..specs import ProviderSpec
-from ..webhooks.resource import WebhookEventStore
+from ..warehouse_sql import WarehouseSession, table_ref
 from ..webhooks.store import StoredEvent
 
 EVENTS_TABLE = "webhook_events"
-WEBHOOKS_GROUP = "webhooks"
-"""Not the provider's group: that one holds its API resources, all partitioned alike, so
-`--select group:<provider> --partition-range A...B` stays one single-run backfill."""
 PREVIEW_ROWS = 10
 
 
@@ -41,11 +39,12 @@ def _rows(events: Sequence[StoredEvent]) -> Iterator[dict[str, Any]]:
         }
 
 
-def _last_loaded_row(warehouse: Warehouse, dataset: str) -> int:
-    if not warehouse.table_exists(dataset, EVENTS_TABLE):
+def _last_loaded_row(session: WarehouseSession, dataset: str) -> int:
+    if not session.table_exists(dataset, EVENTS_TABLE):
         return 0
-    rows = warehouse.query(f'select coalesce(max(row_id), 0) from "{dataset}"."{EVENTS_TABLE}"')
-    return int(rows[0][0])
+    return int(
+        session.value(f"select coalesce(max(row_id), 0) from {table_ref(dataset, EVENTS_TABLE)}")
+    )
 
 
 def _preview(events: Sequence[StoredEvent]) -> str:
@@ -59,16 +58,17 @@ def _preview(events: Sequence[StoredEvent]) -> str:
     return "\n".join(lines)
 
 
-def webhook_events_asset(
-    spec: ProviderSpec, destination_kind: str, pool: str
-) -> dg.AssetsDefinition:
+def webhook_events_asset(spec: ProviderSpec, destination_kind: str) -> dg.AssetsDefinition:
+    dataset = spec.name  # one events table per provider, whatever its accounts
+
     @dg.asset(
-        key=[spec.name, EVENTS_TABLE],
+        key=webhook_events_key(spec.name),
         group_name=WEBHOOKS_GROUP,
         kinds={"sqlite", destination_kind},
         owners=list(spec.owners),
-        tags={"payments/layer": "raw", "payments/provider": spec.name},
-        pool=pool,
+        tags=layer_tags(RAW, spec.name),
+        pool=provider_pool(destination_kind, spec.name),
+        metadata={"dagster/table_name": f"{dataset}.{EVENTS_TABLE}"},
         description=(
             f"Every signed webhook event {spec.name} sent, once each (card numbers masked), "
             "copied from the receiver's store; new events are appended on each materialization."
@@ -77,8 +77,9 @@ def webhook_events_asset(
     def webhook_events(
         context: dg.AssetExecutionContext, webhook_store: WebhookEventStore, warehouse: Warehouse
     ) -> dg.MaterializeResult:
-        store, dataset = webhook_store.store(), warehouse.dataset(spec.name)
-        loaded = _last_loaded_row(warehouse, dataset)
+        store = webhook_store.store()
+        with warehouse.session() as session:
+            loaded = _last_loaded_row(session, dataset)
         if loaded > store.last_row_id(spec.name):
             context.log.warning(f"{store.path} is newer than the copy: loading it whole")
             loaded = 0  # merging on event_id keeps one row per event
@@ -94,7 +95,8 @@ def webhook_events_asset(
             with warehouse.pipeline(f"{spec.name}_webhooks", dataset) as pipeline:
                 pipeline.run(rows)
         # None: an empty inbox before the first event, nothing loaded yet
-        total = warehouse.row_count(dataset, EVENTS_TABLE) or 0
+        with warehouse.session() as session:
+            total = session.row_count(dataset, EVENTS_TABLE) or 0
         return dg.MaterializeResult(
             metadata={
                 "rows_loaded": len(events),
@@ -108,7 +110,7 @@ def webhook_events_asset(
 
 
 def webhook_event_assets(
-    specs: Sequence[ProviderSpec], destination_kind: str, pool_for: Any
+    specs: Sequence[ProviderSpec], destination_kind: str
 ) -> list[dg.AssetsDefinition]:
-    """One events asset per provider; `pool_for(provider)` names its concurrency pool."""
-    return [webhook_events_asset(spec, destination_kind, pool_for(spec.name)) for spec in specs]
+    """One events asset per provider, in the provider's pool."""
+    return [webhook_events_asset(spec, destination_kind) for spec in specs]

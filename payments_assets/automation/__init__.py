@@ -1,1 +1,2 @@
-"""Jobs, schedules and sensors: what runs by itself, and what raises its hand."""
+"""What runs by itself: ingest jobs, their schedules, the sensors (alerts, webhooks, freshness,
+automation) and the declarative conditions of everything built from the raw layer."""

@@ -6,7 +6,7 @@ assets have a single-run backfill policy, so the API is asked once for the whole
 on primary keys makes the re-read harmless. Snapshots are reloaded on the same cadence.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -17,6 +17,7 @@ from dagster._core.storage.tags import (
 
 from ..partitions import complete_partition_keys, partitions_for
 from ..specs import ProviderSpec
+from .jobs import ProviderJobs
 
 _CRON = {
     "hourly": "10 * * * *",
@@ -26,31 +27,8 @@ _CRON = {
 }
 
 
-def windowed_job_name(provider: str) -> str:
-    return f"{provider}_windowed_job"
-
-
-def snapshot_job_name(provider: str) -> str:
-    return f"{provider}_snapshot_job"
-
-
-def _windowed_selection(spec: ProviderSpec) -> dg.AssetSelection:
-    keys = [dg.AssetKey([spec.name, r.name]) for r in spec.resources if spec.is_windowed(r)]
-    return dg.AssetSelection.assets(*keys)
-
-
-def _snapshot_selection(spec: ProviderSpec) -> dg.AssetSelection:
-    keys = [dg.AssetKey([spec.name, r.name]) for r in spec.resources if not spec.is_windowed(r)]
-    return dg.AssetSelection.assets(*keys)
-
-
-def _windowed_schedule(spec: ProviderSpec) -> dg.ScheduleDefinition:
+def _windowed_schedule(spec: ProviderSpec, job: Any) -> dg.ScheduleDefinition:
     partitions_def = partitions_for(spec)
-    job = dg.define_asset_job(
-        windowed_job_name(spec.name),
-        selection=_windowed_selection(spec),
-        description=f"Load {spec.name}'s windowed resources for a range of partitions.",
-    )
 
     @dg.schedule(
         name=f"{spec.name}_ingest_schedule",
@@ -85,12 +63,7 @@ def _windowed_schedule(spec: ProviderSpec) -> dg.ScheduleDefinition:
     return ingest
 
 
-def _snapshot_schedule(spec: ProviderSpec) -> dg.ScheduleDefinition:
-    job = dg.define_asset_job(
-        snapshot_job_name(spec.name),
-        selection=_snapshot_selection(spec),
-        description=f"Reload {spec.name}'s snapshot resources.",
-    )
+def _snapshot_schedule(spec: ProviderSpec, job: Any) -> dg.ScheduleDefinition:
     if spec.multi_account:
         return _per_account_snapshot_schedule(spec, job)
     return dg.ScheduleDefinition(
@@ -120,11 +93,15 @@ def _per_account_snapshot_schedule(spec: ProviderSpec, job: Any) -> dg.ScheduleD
     return snapshots
 
 
-def ingest_schedules(specs: Sequence[ProviderSpec]) -> list[dg.ScheduleDefinition]:
+def ingest_schedules(
+    specs: Sequence[ProviderSpec], jobs: Mapping[str, ProviderJobs]
+) -> list[dg.ScheduleDefinition]:
+    """Per provider, a schedule for its windowed job and one for its snapshot job."""
     schedules = []
     for spec in specs:
-        if any(spec.is_windowed(r) for r in spec.resources):
-            schedules.append(_windowed_schedule(spec))
-        if not all(spec.is_windowed(r) for r in spec.resources):
-            schedules.append(_snapshot_schedule(spec))
+        provider = jobs[spec.name]
+        if provider.windowed is not None:
+            schedules.append(_windowed_schedule(spec, provider.windowed))
+        if provider.snapshots is not None:
+            schedules.append(_snapshot_schedule(spec, provider.snapshots))
     return schedules

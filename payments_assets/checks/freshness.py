@@ -4,7 +4,8 @@
 (part of `dagster dev`) turns it into each raw asset's Fresh/Stale state, from the provider's
 `freshness.max_lag_hours`. A policy only knows when an asset last materialized, not which
 partition landed, and it alerts no one; so every raw asset also gets a freshness check, which the
-freshness sensor runs as soon as it may have gone stale, and whose failures the alert sensor sees.
+freshness sensor (`automation/sensors/freshness.py`) runs as soon as it may have gone stale, and
+whose failures the alert sensor sees.
 """
 
 from collections.abc import Callable, Iterator, Sequence
@@ -12,10 +13,10 @@ from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
-from ..partitions import complete_partition_keys
-from ..specs import ProviderSpec
+from ..layers import raw_key
+from ..partitions import complete_partition_keys, landed_windows, partitions_for
+from ..specs import ProviderSpec, ResourceView
 from .rules import Finding
-from .targets import RawTable, raw_tables
 
 LATEST_PARTITION_LANDED = "latest_partition_landed"
 REFRESHED_WITHIN_MAX_LAG = "refreshed_within_max_lag"
@@ -45,8 +46,19 @@ def with_freshness_policies(
     return list(dg.map_asset_specs(apply, assets))
 
 
-def check_name(target: RawTable) -> str:
-    return LATEST_PARTITION_LANDED if target.partitions_def else REFRESHED_WITHIN_MAX_LAG
+def check_name(view: ResourceView) -> str:
+    return LATEST_PARTITION_LANDED if view.windowed else REFRESHED_WITHIN_MAX_LAG
+
+
+def freshness_check_keys(specs: Sequence[ProviderSpec]) -> list[dg.AssetCheckKey]:
+    """The freshness check of every raw asset (what the freshness sensor runs)."""
+    return [
+        dg.AssetCheckKey(raw_key(view), check_name(view)) for spec in specs for view in spec.views
+    ]
+
+
+def max_lag(view: ResourceView) -> timedelta:
+    return timedelta(hours=view.spec.freshness.max_lag_hours)
 
 
 def build_freshness_checks(
@@ -57,7 +69,7 @@ def build_freshness_checks(
 
 
 def _provider_checks(spec: ProviderSpec, now: Clock) -> dg.AssetChecksDefinition:
-    targets = {target.key: target for target in raw_tables([spec])}
+    targets = {raw_key(view): view for view in spec.views}
     hours = f"{spec.freshness.max_lag_hours:g} h"
 
     @dg.multi_asset_check(
@@ -65,10 +77,10 @@ def _provider_checks(spec: ProviderSpec, now: Clock) -> dg.AssetChecksDefinition
         specs=[
             dg.AssetCheckSpec(
                 check_name(target),
-                asset=target.key,
+                asset=raw_key(target),
                 description=(
                     f"The latest partition landed, and its window ended at most {hours} ago."
-                    if target.partitions_def
+                    if target.windowed
                     else f"Reloaded at most {hours} ago."
                 ),
             )
@@ -86,16 +98,15 @@ def _provider_checks(spec: ProviderSpec, now: Clock) -> dg.AssetChecksDefinition
 
 
 def judge_freshness(
-    instance: dg.DagsterInstance, target: RawTable, at: datetime
+    instance: dg.DagsterInstance, target: ResourceView, at: datetime
 ) -> dg.AssetCheckResult:
-    partitions_def = target.partitions_def
     finding = (
-        _landed(instance, target, partitions_def, at)
-        if partitions_def
+        _landed(instance, target, partitions_for(target.spec), at)
+        if target.windowed
         else _refreshed(instance, target, at)
     )
     return dg.AssetCheckResult(
-        asset_key=target.key,
+        asset_key=raw_key(target),
         check_name=check_name(target),
         passed=finding.passed,
         severity=dg.AssetCheckSeverity.ERROR,
@@ -104,33 +115,57 @@ def judge_freshness(
     )
 
 
-def _facts(target: RawTable, at: datetime, data_time: datetime) -> dict[str, object]:
+def _facts(target: ResourceView, at: datetime, data_time: datetime) -> dict[str, object]:
     return {
         "lag_hours": round((at - data_time).total_seconds() / 3600, 1),
         "max_lag_hours": target.spec.freshness.max_lag_hours,
-        FRESH_UNTIL: dg.MetadataValue.timestamp(data_time + target.max_lag),
+        FRESH_UNTIL: dg.MetadataValue.timestamp(data_time + max_lag(target)),
     }
 
 
 def _landed(
     instance: dg.DagsterInstance,
-    target: RawTable,
+    target: ResourceView,
     partitions_def: dg.TimeWindowPartitionsDefinition,
     at: datetime,
 ) -> Finding:
-    landed = instance.get_materialized_partitions(target.key)
+    """Every account's latest landed window ended within the lag (one account stale is stale)."""
     expected = next(reversed(complete_partition_keys(partitions_def, at)), None)
-    if not landed:
+    landed = landed_windows(target.spec, instance.get_materialized_partitions(raw_key(target)))
+    judged = {
+        account: _account_landed(instance, target, partitions_def, windows, expected, at)
+        for account, windows in landed.items()
+    }
+    if len(judged) == 1:
+        return next(iter(judged.values()))
+    # The stalest account's facts (an account with nothing landed is the stalest of all).
+    stalest = max(judged.values(), key=lambda f: f.metadata.get("lag_hours", float("inf")))
+    return Finding(
+        all(finding.passed for finding in judged.values()),
+        "; ".join(f"{account}: {finding.description}" for account, finding in judged.items()),
+        stalest.metadata,
+    )
+
+
+def _account_landed(
+    instance: dg.DagsterInstance,
+    target: ResourceView,
+    partitions_def: dg.TimeWindowPartitionsDefinition,
+    windows: dict[str, str],
+    expected: str | None,
+    at: datetime,
+) -> Finding:
+    if not windows:
         return Finding(False, f"no partition has landed yet (expected {expected})")
-    latest = max(landed, key=lambda key: partitions_def.time_window_for_partition_key(key).start)
-    data_time = _data_time(instance, target.key, partitions_def, latest)
+    latest = max(windows, key=lambda key: partitions_def.time_window_for_partition_key(key).start)
+    data_time = _data_time(instance, raw_key(target), partitions_def, latest, windows[latest])
     metadata = {
         "latest_partition": latest,
         "expected_partition": expected or "",
         **_facts(target, at, data_time),
     }
     lag = f"{metadata['lag_hours']} h old (limit {metadata['max_lag_hours']:g} h)"
-    if at <= data_time + target.max_lag:
+    if at <= data_time + max_lag(target):
         return Finding(True, f"{latest} landed; its data is {lag}", metadata)
     return Finding(
         False,
@@ -143,11 +178,12 @@ def _data_time(
     instance: dg.DagsterInstance,
     key: dg.AssetKey,
     partitions_def: dg.TimeWindowPartitionsDefinition,
+    window: str,
     partition: str,
 ) -> datetime:
     """How far a landed partition's data reaches: its window's end, or, for a window still in
     progress (webhooks load it early), the time it was loaded."""
-    end = partitions_def.time_window_for_partition_key(partition).end
+    end = partitions_def.time_window_for_partition_key(window).end
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
     ).records
@@ -155,70 +191,13 @@ def _data_time(
     return min(end, loaded)
 
 
-def _refreshed(instance: dg.DagsterInstance, target: RawTable, at: datetime) -> Finding:
-    event = instance.get_latest_materialization_event(target.key)
+def _refreshed(instance: dg.DagsterInstance, target: ResourceView, at: datetime) -> Finding:
+    event = instance.get_latest_materialization_event(raw_key(target))
     if event is None:
         return Finding(False, "never materialized")
     loaded = datetime.fromtimestamp(event.timestamp, tz=timezone.utc)
     metadata = {"loaded_at": dg.MetadataValue.timestamp(loaded), **_facts(target, at, loaded)}
     lag = f"{metadata['lag_hours']} h ago (limit {metadata['max_lag_hours']:g} h)"
-    if at <= loaded + target.max_lag:
+    if at <= loaded + max_lag(target):
         return Finding(True, f"reloaded {lag}", metadata)
     return Finding(False, f"stale: last reloaded {lag}", metadata)
-
-
-def build_freshness_sensor(
-    specs: Sequence[ProviderSpec], now: Clock = utc_now
-) -> dg.SensorDefinition:
-    """Runs the freshness checks that may have changed: never run, or past their `fresh_until`."""
-    keys = [dg.AssetCheckKey(target.key, check_name(target)) for target in raw_tables(specs)]
-
-    @dg.sensor(
-        name="freshness_checks_sensor",
-        target=dg.AssetSelection.checks(*keys),
-        minimum_interval_seconds=300,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description=(
-            "Runs each raw asset's freshness check when it may have turned stale; a failed check "
-            "waits for the asset's next materialization, which runs the check again."
-        ),
-    )
-    def freshness_checks_sensor(context: dg.SensorEvaluationContext) -> dg.SensorReturnTypesUnion:
-        due = _due_checks(context.instance, keys, now())
-        if not due:
-            return dg.SkipReason("no freshness check can have changed since it last ran")
-        return dg.RunRequest(asset_check_keys=due)
-
-    return freshness_checks_sensor
-
-
-def _due_checks(
-    instance: dg.DagsterInstance, keys: Sequence[dg.AssetCheckKey], at: datetime
-) -> list[dg.AssetCheckKey]:
-    summaries = instance.event_log_storage.get_asset_check_summary_records(list(keys))
-    loads = instance.get_latest_materialization_events({key.asset_key for key in keys})
-    due = []
-    for key in keys:
-        load = loads.get(key.asset_key)
-        if load is None:
-            continue  # never materialized: nothing to be fresh or stale about yet
-        summary = summaries.get(key)
-        last = summary.last_check_execution_record if summary else None
-        if last is None or last.event is None:
-            due.append(key)
-            continue
-        evaluation = last.event.asset_check_evaluation
-        if evaluation is None:  # planned: its run may still be going
-            run = instance.get_run_by_id(last.run_id)
-            if run is not None and not run.is_finished:
-                continue
-        if evaluation is None or not evaluation.passed:
-            # Failed, or its run ended without a result: the asset's next load runs it again;
-            # only a load by a run that left the check out needs the sensor.
-            if load.timestamp > last.event.timestamp:
-                due.append(key)
-            continue
-        fresh_until = evaluation.metadata.get(FRESH_UNTIL)
-        if fresh_until is None or fresh_until.value <= at.timestamp():
-            due.append(key)
-    return due

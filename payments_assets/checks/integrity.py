@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import dagster as dg
 
+from ..specs import ResourceView
+from ..warehouse_sql import quote
 from .rules import Finding, Rule, Subject, listing
-from .sql import quote, run
-from .targets import RawTable
 
 SAMPLE = 5
 
@@ -28,7 +28,7 @@ def _absent(columns: list[str]) -> Finding:
 
 
 def _judge_unique(subject: Subject) -> Finding:
-    key = subject.target.primary_key
+    key = subject.view.key_columns
     if missing := _missing(subject, key):
         return _absent(missing)
     columns = ", ".join(quote(c) for c in key)
@@ -36,14 +36,12 @@ def _judge_unique(subject: Subject) -> Finding:
     grouped = (
         f"select {columns}, count(*) as n from {subject.ref} where {present} group by {columns}"
     )
-    [(keys, rows)] = run(
-        subject.warehouse,
+    [(keys, rows)] = subject.rows(
         f"select count(*), coalesce(sum(n), 0) from ({grouped} having count(*) > 1) duplicated",
     )
     if not keys:
         return Finding(True, f"every {', '.join(key)} is unique", {"duplicated_keys": 0})
-    sample = run(
-        subject.warehouse,
+    sample = subject.rows(
         f"{grouped} having count(*) > 1 order by n desc, {columns} limit {SAMPLE}",
     )
     shown = [f"{'/'.join(str(v) for v in row[:-1])} ({row[-1]} rows)" for row in sample]
@@ -60,22 +58,22 @@ def _judge_unique(subject: Subject) -> Finding:
 
 
 def _judge_key_present(subject: Subject) -> Finding:
-    key = subject.target.primary_key
+    key = subject.view.key_columns
     if missing := _missing(subject, key):
         return _absent(missing)
     absent = " or ".join(f"{quote(c)} is null" for c in key)
-    [(nulls,)] = run(subject.warehouse, f"select count(*) from {subject.ref} where {absent}")
+    [(nulls,)] = subject.rows(f"select count(*) from {subject.ref} where {absent}")
     if nulls:
         return Finding(False, f"{nulls} row(s) without a {'/'.join(key)}", {"null_keys": nulls})
     return Finding(True, f"every row has a {'/'.join(key)}", {"null_keys": 0})
 
 
 def _judge_required(subject: Subject) -> Finding:
-    required = tuple(dict.fromkeys(subject.target.required_columns))
+    required = tuple(dict.fromkeys(subject.view.required_columns))
     if missing := _missing(subject, required):
         return _absent(missing)
     counts = ", ".join(f"count({quote(c)})" for c in required)
-    [(total, *filled)] = run(subject.warehouse, f"select count(*), {counts} from {subject.ref}")
+    [(total, *filled)] = subject.rows(f"select count(*), {counts} from {subject.ref}")
     nulls = {column: total - count for column, count in zip(required, filled, strict=True)}
     empty = {column: n for column, n in nulls.items() if n}
     metadata = {"rows": total, "nulls": dg.MetadataValue.json(nulls)}
@@ -85,8 +83,8 @@ def _judge_required(subject: Subject) -> Finding:
     return Finding(True, f"{', '.join(required)} filled on all {total} rows", metadata)
 
 
-def _has_key(target: RawTable) -> bool:
-    return bool(target.primary_key)
+def _has_key(view: ResourceView) -> bool:
+    return bool(view.key_columns)
 
 
 PRIMARY_KEY_UNIQUE = Rule(
@@ -107,6 +105,6 @@ REQUIRED_FIELDS_NOT_NULL = Rule(
     name="required_fields_not_null",
     description="The fields the provider YAML lists under quality.required are never null.",
     blocking=True,
-    applies_to=lambda target: bool(target.required_columns),
+    applies_to=lambda view: bool(view.required_columns),
     judge=_judge_required,
 )

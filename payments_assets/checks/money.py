@@ -9,8 +9,8 @@ from __future__ import annotations
 import dagster as dg
 
 from ..currencies import ISO_4217
+from ..warehouse_sql import INTEGER_TYPES, quote
 from .rules import Finding, Rule, Subject, listing
-from .sql import INTEGER_TYPES, quote, run
 
 _NUMERIC_PREFIXES = ("DOUBLE", "FLOAT", "REAL", "DECIMAL", "NUMERIC")
 
@@ -18,7 +18,7 @@ _NUMERIC_PREFIXES = ("DOUBLE", "FLOAT", "REAL", "DECIMAL", "NUMERIC")
 def _judge_amounts(subject: Subject) -> Finding:
     problems: dict[str, str] = {}
     absent: list[str] = []
-    for column in subject.target.amount_columns:
+    for column in subject.view.amount_columns:
         data_type = subject.main_columns.get(column)
         if data_type is None:
             absent.append(column)
@@ -33,26 +33,24 @@ def _judge_amounts(subject: Subject) -> Finding:
             "`data_type: bigint` in the provider YAML if the API sends whole numbers.",
             {**metadata, "problems": dg.MetadataValue.json(problems)},
         )
-    checked = [c for c in subject.target.amount_columns if c not in absent]
+    checked = [c for c in subject.view.amount_columns if c not in absent]
     return Finding(True, f"{', '.join(checked) or 'no amount column yet'}: integer", metadata)
 
 
 def _non_integer(subject: Subject, column: str, data_type: str) -> str:
     if not data_type.startswith(_NUMERIC_PREFIXES):
         return f"is stored as {data_type}"
-    [(fractional,)] = run(
-        subject.warehouse,
+    [(fractional,)] = subject.rows(
         f"select count(*) from {subject.ref} where {quote(column)} <> floor({quote(column)})",
     )
     return f"is stored as {data_type} ({fractional} fractional value(s))"
 
 
 def _judge_currencies(subject: Subject) -> Finding:
-    column = subject.target.currency_column or ""
+    column = subject.view.currency_column or ""
     if column not in subject.main_columns:
         return Finding(True, f"no {column} column yet: nothing to check")
-    rows = run(
-        subject.warehouse,
+    rows = subject.rows(
         f"select {quote(column)}, count(*) from {subject.ref} "
         f"where {quote(column)} is not null group by {quote(column)}",
     )
@@ -73,13 +71,13 @@ AMOUNTS_IN_MINOR_UNITS = Rule(
     name="amounts_in_minor_units",
     description="Amount columns (quality.amount_columns) are stored as integers in minor units.",
     blocking=True,
-    applies_to=lambda target: bool(target.amount_columns),
+    applies_to=lambda view: bool(view.amount_columns),
     judge=_judge_amounts,
 )
 CURRENCIES_ISO_4217 = Rule(
     name="currencies_iso_4217",
     description="The currency column (quality.currency_column) holds ISO 4217 codes only.",
     blocking=True,
-    applies_to=lambda target: target.currency_column is not None,
+    applies_to=lambda view: view.currency_column is not None,
     judge=_judge_currencies,
 )

@@ -1,7 +1,8 @@
 """What a quality rule is: a name, whether it blocks, the tables it applies to, how it judges.
 
 Rules are small functions from a `Subject` (the table as it is now) to a `Finding`; the factory in
-`quality.py` turns every rule that applies to a raw table into one check on that asset.
+`quality.py` turns every rule that applies to a raw table into one check on that asset, and
+joins the findings of a table kept in several datasets (one per account).
 """
 
 from __future__ import annotations
@@ -15,34 +16,44 @@ from typing import Any
 import dagster as dg
 
 from ..card_numbers import mask_card_numbers, mask_text
-from ..resources import Warehouse
-from .sql import table_columns, table_ref
-from .targets import RawTable
+from ..layers import raw_key
+from ..specs import ResourceView
+from ..warehouse_sql import WarehouseSession, table_ref
 
 
 @dataclass
 class Subject:
-    """One raw table at check time: where it is, what columns it has, and the instance's memory."""
+    """One raw table at check time: its view, the dataset it is read in, what columns it has,
+    and the instance's memory. A provider that keeps each account in its own dataset has one
+    subject per dataset."""
 
-    target: RawTable
-    warehouse: Warehouse
+    view: ResourceView
+    dataset: str
+    session: WarehouseSession
     instance: dg.DagsterInstance
 
     @cached_property
     def columns(self) -> dict[str, dict[str, str]]:
         """Column → type for the table and each child table, as the warehouse has them now."""
-        return table_columns(self.warehouse, self.target.provider, self.target.table)
+        return self.session.family(self.dataset, self.view.table)
 
     @property
     def main_columns(self) -> dict[str, str]:
-        return self.columns.get(self.target.table, {})
+        return self.columns.get(self.view.table, {})
 
     @property
     def ref(self) -> str:
-        return table_ref(self.warehouse, self.target.provider, self.target.table)
+        return table_ref(self.dataset, self.view.table)
+
+    @property
+    def key(self) -> dg.AssetKey:
+        return raw_key(self.view)
+
+    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        return self.session.rows(sql, params)
 
     def check_key(self, rule: str) -> dg.AssetCheckKey:
-        return dg.AssetCheckKey(self.target.key, rule)
+        return dg.AssetCheckKey(self.key, rule)
 
 
 @dataclass(frozen=True)
@@ -57,7 +68,7 @@ class Rule:
     name: str
     description: str
     blocking: bool
-    applies_to: Callable[[RawTable], bool]
+    applies_to: Callable[[ResourceView], bool]
     judge: Callable[[Subject], Finding]
 
     @property
@@ -65,14 +76,14 @@ class Rule:
         # Only ERROR failures stop downstream assets; the rest ask for a look.
         return dg.AssetCheckSeverity.ERROR if self.blocking else dg.AssetCheckSeverity.WARN
 
-    def spec(self, target: RawTable) -> dg.AssetCheckSpec:
+    def spec(self, view: ResourceView) -> dg.AssetCheckSpec:
         return dg.AssetCheckSpec(
-            self.name, asset=target.key, description=self.description, blocking=self.blocking
+            self.name, asset=raw_key(view), description=self.description, blocking=self.blocking
         )
 
-    def result(self, subject: Subject, finding: Finding) -> dg.AssetCheckResult:
+    def result(self, key: dg.AssetKey, finding: Finding) -> dg.AssetCheckResult:
         return dg.AssetCheckResult(
-            asset_key=subject.target.key,
+            asset_key=key,
             check_name=self.name,
             passed=finding.passed,
             severity=self.severity,
@@ -100,3 +111,18 @@ def listing(values: Any, limit: int = 5) -> str:
     items = [str(value) for value in values]
     shown = ", ".join(items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def joined(findings: Mapping[str, Finding]) -> Finding:
+    """One finding for a table read in several datasets (one per account): it passes when every
+    dataset passes, and says which dataset each part is about."""
+    if len(findings) == 1:
+        return next(iter(findings.values()))
+    metadata: dict[str, Any] = {"datasets": dg.MetadataValue.json(sorted(findings))}
+    for dataset, finding in findings.items():
+        metadata.update({f"{dataset}.{key}": value for key, value in finding.metadata.items()})
+    return Finding(
+        all(finding.passed for finding in findings.values()),
+        "; ".join(f"{dataset}: {finding.description}" for dataset, finding in findings.items()),
+        metadata,
+    )

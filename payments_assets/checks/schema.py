@@ -10,16 +10,19 @@ from __future__ import annotations
 import dagster as dg
 
 from .rules import Finding, Rule, Subject, listing
-from .sql import DLT_COLUMNS
 
 COLUMNS_KEY = "columns"
+# dlt's bookkeeping columns say nothing about the provider's data.
+DLT_COLUMNS = frozenset(
+    {"_dlt_load_id", "_dlt_id", "_dlt_parent_id", "_dlt_list_idx", "_dlt_root_id"}
+)
 
 
 def _current(subject: Subject) -> list[str]:
     """`column` for the table itself, `child_table.column` for its child tables."""
     found = []
     for table, columns in subject.columns.items():
-        prefix = "" if table == subject.target.table else f"{table}."
+        prefix = "" if table == subject.view.table else f"{table}."
         found += [f"{prefix}{column}" for column in columns if column not in DLT_COLUMNS]
     return sorted(found)
 
@@ -58,6 +61,6 @@ SCHEMA_UNCHANGED = Rule(
     name="schema_unchanged",
     description="No column appeared or vanished since the last evaluation (reported once).",
     blocking=False,
-    applies_to=lambda target: True,
+    applies_to=lambda view: True,
     judge=_judge,
 )

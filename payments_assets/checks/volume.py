@@ -14,9 +14,9 @@ from statistics import median
 
 import dagster as dg
 
-from ..partitions import complete_partition_keys
+from ..partitions import complete_partition_keys, landed_windows, partitions_for
+from ..warehouse_sql import quote
 from .rules import Finding, Rule, Subject
-from .sql import quote, run
 
 HISTORY = 7  # partitions (or snapshot loads) the latest is compared with
 MIN_HISTORY = 3
@@ -30,7 +30,7 @@ def is_sudden_drop(latest: int, history: list[int]) -> bool:
 
 
 def _judge(subject: Subject) -> Finding:
-    partitions_def = subject.target.partitions_def
+    partitions_def = partitions_for(subject.view.spec) if subject.view.windowed else None
     latest, history = (
         _partition_counts(subject, partitions_def) if partitions_def else _snapshot_counts(subject)
     )
@@ -65,9 +65,12 @@ def _partition_counts(
 ) -> Counted:
     # A window still in progress (webhooks load it early) is partial: never judge it.
     keys = complete_partition_keys(partitions_def, datetime.now(timezone.utc))
-    landed = subject.instance.get_materialized_partitions(subject.target.key)
+    by_account = landed_windows(
+        subject.view.spec, subject.instance.get_materialized_partitions(subject.key)
+    )
+    landed = {window for windows in by_account.values() for window in windows}
     indexes = [i for i, key in enumerate(keys) if key in landed]
-    cursor = subject.target.cursor_column
+    cursor = subject.view.cursor_column
     if not indexes or cursor is None or cursor not in subject.main_columns:
         return None, []
     last = indexes[-1]
@@ -78,8 +81,7 @@ def _partition_counts(
         f"count(case when {column} >= ? and {column} < ? then 1 end)" for _ in windows
     )
     params = tuple(bound for window in windows for bound in (window.start, window.end))
-    [row] = run(
-        subject.warehouse,
+    [row] = subject.rows(
         f"select {counts} from {subject.ref} where {column} >= ? and {column} < ?",
         (*params, windows[0].start, windows[-1].end),
     )
@@ -88,7 +90,7 @@ def _partition_counts(
 
 
 def _snapshot_counts(subject: Subject) -> Counted:
-    records = subject.instance.fetch_materializations(subject.target.key, limit=HISTORY + 1)
+    records = subject.instance.fetch_materializations(subject.key, limit=HISTORY + 1)
     counts = []
     for record in records.records:
         materialization = record.asset_materialization
@@ -107,6 +109,6 @@ ROW_COUNT_VS_HISTORY = Rule(
         "The latest partition (or snapshot) has no sudden drop in rows against the ones before."
     ),
     blocking=False,
-    applies_to=lambda target: True,
+    applies_to=lambda view: True,
     judge=_judge,
 )

@@ -18,15 +18,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.common.normalizers.naming.snake_case import NamingConvention
-from dlt.common.normalizers.utils import generate_dlt_ids
 from dlt.common.schema.detections import is_iso_timestamp
-from dlt.common.storages.exceptions import CurrentLoadPackageStateNotAvailable
-from dlt.common.storages.load_package import load_package_state
-from dlt.extract.items_transform import ItemTransform
 from dlt.extract.resource import DltResource
 
 from ..card_numbers import mask_strings, mask_text, numbers_hold_card_number, record_masker
-from ..specs import ColumnHint, ProviderSpec, ResourceSpec
+from ..specs import ColumnHint, ResourceView
+from .dlt_internals import AfterIncremental, replace_pages
 
 ROWS_PER_TABLE = 5_000
 """Rows gathered before a table is built: 10-50 pages; per-table costs vanish, memory stays flat."""
@@ -60,14 +57,13 @@ class _NeedsDicts(Exception):
     """This batch cannot become a table of the resource's schema; dlt gets it as dicts."""
 
 
-def arrow_ready(spec: ProviderSpec, resource: ResourceSpec) -> bool:
+def arrow_ready(view: ResourceView) -> bool:
     """Whether every hint of the resource has an Arrow type and its cursor is a plain column."""
-    if resource.max_table_nesting is not None:
+    if view.max_table_nesting is not None:
         return False  # dlt would keep deep values as JSON; the dict path does that
-    if any(hint.data_type == "json" for hint in resource.columns.values()):
+    if any(hint.data_type == "json" for hint in view.columns.values()):
         return False
-    incremental = spec.endpoint_of(resource).incremental
-    return incremental is None or incremental.cursor_path.isidentifier()
+    return view.incremental is None or view.incremental.cursor_path.isidentifier()
 
 
 def _hint_type(hint: ColumnHint) -> pa.DataType | None:
@@ -79,21 +75,17 @@ def _hint_type(hint: ColumnHint) -> pa.DataType | None:
 class ArrowPages:
     """One resource's pages as Arrow tables of one growing schema (or dicts, batch by batch)."""
 
-    def __init__(
-        self, spec: ProviderSpec, resource: ResourceSpec, constants: Mapping[str, Any]
-    ) -> None:
+    def __init__(self, view: ResourceView, constants: Mapping[str, Any]) -> None:
         self.hints = {
             _NAMING.normalize_identifier(name): hint_type
-            for name, hint in resource.columns.items()
+            for name, hint in view.columns.items()
             if (hint_type := _hint_type(hint)) is not None
         }
-        key = spec.primary_key_of(resource)
-        self.keys = [key] if isinstance(key, str) else list(key or ())
-        incremental = spec.endpoint_of(resource).incremental
-        self.cursor = incremental.cursor_path if incremental else None
+        self.keys = list(view.primary_key)
+        self.cursor = view.incremental.cursor_path if view.incremental else None
         self.constants = dict(constants)
         # Numbers in columns typed as times are epoch times, not card numbers.
-        self.times = frozenset(map(_NAMING.normalize_identifier, resource.time_columns))
+        self.times = frozenset(map(_NAMING.normalize_identifier, view.time_columns))
         self.mask_record = record_masker(self.times)
         self.types: dict[str, pa.DataType] = {}  # the resource's schema, in first-seen order
         self.has_lists = False  # once seen, every batch goes to dlt as dicts: no wasted tables
@@ -152,11 +144,6 @@ class ArrowPages:
             pa.field(name, array.type, name not in self.keys)
             for name, array in zip(self.types, arrays, strict=True)
         ]
-        arrays.append(pa.array(generate_dlt_ids(size), pa.string()))
-        fields.append(pa.field(DLT_ID, pa.string(), False))
-        if (load_id := _load_id()) is not None:
-            arrays.append(pa.array([load_id] * size, pa.string()))
-            fields.append(pa.field(DLT_LOAD_ID, pa.string(), False))
         return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
     def _typed(self, name: str, array: pa.ChunkedArray) -> pa.ChunkedArray | None:
@@ -274,47 +261,20 @@ def _is_number(kind: pa.DataType) -> bool:
     return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
 
 
-def _load_id() -> str | None:
-    """The current load's id, as dlt's normalizer stamps dict rows; None outside a pipeline."""
-    try:
-        return load_package_state()["load_id"]
-    except CurrentLoadPackageStateNotAvailable:
-        return None
-
-
-class _AfterIncremental(ItemTransform[Any, dict[str, Any]]):
-    """A map placed after dlt's incremental step (affinity 1), before `add_limit` (1.1)."""
-
-    placement_affinity = 1.05
-
-    def __call__(self, item: Any, meta: Any = None) -> Any:
-        return self._f_meta(item, meta) if self._f_meta else self._f(item)
-
-
 def load_pages_as_arrow(
-    dlt_resource: DltResource,
-    spec: ProviderSpec,
-    resource: ResourceSpec,
-    constants: Mapping[str, Any],
+    dlt_resource: DltResource, view: ResourceView, constants: Mapping[str, Any]
 ) -> bool:
     """Make `dlt_resource` yield Arrow tables of its pages; False (untouched) if it cannot.
 
     `constants` are columns every row gets (`_loaded_at`, `_account`); card numbers are masked
     here, so the resource needs no other mask or stamp step.
     """
-    if not arrow_ready(spec, resource):
+    if not arrow_ready(view):
         return False
-    pages = ArrowPages(spec, resource, constants)
-    fetch = dlt_resource._pipe.gen  # rest_api's bound page generator (no public accessor)
-
-    def arrow_tables() -> Iterator[pa.Table | list[dict[str, Any]]]:
-        yield from pages.tables(fetch())
-
-    # dlt offers no hook that sees a resource's pages as a stream (a step sees one item at a
-    # time, with no end); replacing the generator is how its own `parallelize()` works too.
-    dlt_resource._pipe.replace_gen(arrow_tables)
+    pages = ArrowPages(view, constants)
+    replace_pages(dlt_resource, pages.tables)
     dlt_resource.apply_hints(columns=_dlt_columns())
-    dlt_resource.add_step(_AfterIncremental(pages.typed_cursor))
+    dlt_resource.add_step(AfterIncremental(pages.typed_cursor))
     return True
 
 

@@ -19,11 +19,13 @@ from dlt.sources.helpers.rest_client.auth import (
     AuthConfigBase,
     BearerTokenAuth,
     HttpBasicAuth,
+    OAuth2ClientCredentials,
 )
 from requests import PreparedRequest, Response, Session
 from requests.auth import AuthBase
 
 from ..specs import ApiKeyAuth, BasicAuth, BearerAuth, OAuth2Auth
+from .dlt_internals import SharedAcrossConfigCopies
 from .errors import ProviderError
 
 
@@ -64,14 +66,13 @@ class _TokenCache:
 TOKENS = _TokenCache()
 
 
-class OAuth2ClientCredentialsAuth(AuthConfigBase):
-    """OAuth2 client credentials: cached until shortly before expiry, refreshed on 401.
+class OAuth2ClientCredentialsAuth(SharedAcrossConfigCopies, OAuth2ClientCredentials):
+    """dlt's OAuth2 client credentials, with a token cached until shortly before expiry, shared
+    by every resource of a provider, and refreshed (the request resent once) on 401.
 
-    An `AuthConfigBase` only because dlt's rest_api accepts no other auth objects; it is built
-    from resolved values, so dlt's configuration resolution is skipped.
+    Built from resolved values, so it is marked resolved (dlt's public `resolve()`) and dlt's
+    configuration lookup is skipped.
     """
-
-    __is_resolved__ = True
 
     def __init__(
         self,
@@ -81,42 +82,43 @@ class OAuth2ClientCredentialsAuth(AuthConfigBase):
         session: Session,
         scope: str | None = None,
     ) -> None:
-        self.token_url, self.scope = token_url, scope
-        self._client_id, self._client_secret = client_id, client_secret
-        self._session = session
+        super().__init__(
+            access_token_url=token_url,
+            client_id=client_id,
+            client_secret=client_secret,
+            access_token_request_data={"scope": scope} if scope else {},
+            session=session,
+        )
         # A digest, not the secret: the key may show up in a debugger or a log.
         digest = hashlib.sha256(client_secret.encode()).hexdigest()
         self._key = (token_url, client_id, digest)
         self._refresh_lock = threading.Lock()
+        self.resolve()
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> OAuth2ClientCredentialsAuth:
-        # dlt deep-copies the source config to validate it; a token holder is shared, not copied.
-        return self
+    def obtain_token(self) -> None:
+        """dlt's hook for a new token: ours raises errors that name no secret."""
+        fresh = self._fetch_token()
+        TOKENS.put(self._key, fresh)
+        self.access_token = fresh.value
 
     def _fetch_token(self) -> _Token:
-        data = {"grant_type": "client_credentials"}
-        if self.scope:
-            data["scope"] = self.scope
         # A plain post, not the retrying session's hooks: the token call has its own errors.
-        response = self._session.post(
-            self.token_url,
-            data=data,
-            auth=(self._client_id, self._client_secret),
-            hooks={"response": []},
+        response = self.session.post(
+            self.access_token_url, **self.build_access_token_request(), hooks={"response": []}
         )
         if response.status_code != 200:
             raise TokenRequestError(
-                f"token request to {_path(self.token_url)} answered HTTP {response.status_code}: "
-                "check the client id and secret for this provider"
+                f"token request to {_path(self.access_token_url)} answered HTTP "
+                f"{response.status_code}: check the client id and secret for this provider"
             )
         try:
             body = response.json()
             value = str(body["access_token"])
         except (ValueError, KeyError, TypeError):
             raise TokenRequestError(
-                f"token response from {_path(self.token_url)} has no access_token"
+                f"token response from {_path(self.access_token_url)} has no access_token"
             ) from None
-        lifetime = float(body.get("expires_in", 3600))
+        lifetime = float(self.parse_expiration_in_seconds(body))
         # Refresh before expiry: 10% of the lifetime, at most 60 s, early.
         return _Token(value, time.monotonic() + lifetime - min(60.0, lifetime * 0.1))
 
@@ -130,9 +132,8 @@ class OAuth2ClientCredentialsAuth(AuthConfigBase):
             current = TOKENS.get(self._key)
             if current and current.expires_at > time.monotonic():
                 return current.value
-            fresh = self._fetch_token()
-            TOKENS.put(self._key, fresh)
-            return fresh.value
+            self.obtain_token()
+            return str(self.access_token)
 
     def __call__(self, request: PreparedRequest) -> PreparedRequest:
         request.headers["Authorization"] = f"Bearer {self.token()}"

@@ -20,7 +20,7 @@ from ..specs import (
     ACCOUNT_COLUMN,
     DEFAULT_ACCOUNT,
     ProviderSpec,
-    ResourceSpec,
+    ResourceView,
     columns_config,
     endpoint_params,
     paginator_config,
@@ -95,63 +95,47 @@ def _session(spec: ProviderSpec) -> Any:
     ).session
 
 
-def _stamp_loaded_at(loaded_at: datetime) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def _stamp(constants: Mapping[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
     def stamp(item: dict[str, Any]) -> dict[str, Any]:
-        item[LOADED_AT] = loaded_at
-        return item
-
-    return stamp
-
-
-def _as_dlt_key(key: str | tuple[str, ...] | None) -> str | list[str] | None:
-    return list(key) if isinstance(key, tuple) else key
-
-
-def _stamp_account(account: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    def stamp(item: dict[str, Any]) -> dict[str, Any]:
-        item[ACCOUNT_COLUMN] = account
+        item.update(constants)
         return item
 
     return stamp
 
 
 def _resource_config(
-    spec: ProviderSpec,
-    resource: ResourceSpec,
-    window: Window | None,
-    account_params: Mapping[str, Any],
+    spec: ProviderSpec, view: ResourceView, window: Window | None, account_params: Mapping[str, Any]
 ) -> dict[str, Any]:
-    endpoint = spec.endpoint_of(resource)
-    assert endpoint.paginator is not None and endpoint.data_selector is not None
+    endpoint = view.endpoint
     retry_statuses = frozenset(spec.retry_policy.retry_on_status_codes)
     config: dict[str, Any] = {
-        "name": resource.name,
-        "primary_key": _as_dlt_key(spec.primary_key_of(resource)),
-        "write_disposition": spec.write_disposition_of(resource),
-        "columns": columns_config(spec, resource),
+        "name": view.name,
+        "primary_key": view.dlt_primary_key,
+        "write_disposition": view.write_disposition,
+        "columns": columns_config(view),
         "endpoint": {
-            "path": endpoint.path,
+            "path": view.path,
             "params": {**endpoint_params(endpoint), **account_params},
             # Compiled once: dlt would parse the JSONPath again for every page.
-            "data_selector": jsonpath.compile_path(endpoint.data_selector),
-            "paginator": paginator_config(endpoint.paginator),
+            "data_selector": jsonpath.compile_path(view.data_selector),
+            "paginator": paginator_config(view.paginator),
             "response_actions": [
-                response_checker(spec.name, resource.name, endpoint.data_selector, retry_statuses)
+                response_checker(spec.name, view.name, view.data_selector, retry_statuses)
             ],
         },
     }
-    if resource.max_table_nesting is not None:
-        config["max_table_nesting"] = resource.max_table_nesting
-    if window is not None and endpoint.incremental is not None:
-        config["endpoint"]["incremental"] = incremental_config(window, endpoint.incremental)
-        if not endpoint.incremental.server_side:
+    if view.max_table_nesting is not None:
+        config["max_table_nesting"] = view.max_table_nesting
+    if window is not None and view.incremental is not None:
+        config["endpoint"]["incremental"] = incremental_config(window, view.incremental)
+        if not view.incremental.server_side:
             logging.getLogger(__name__).warning(
                 "%s/%s has no server-side window filter: reading every page and filtering %s "
                 "client-side on %s",
                 spec.name,
-                resource.name,
+                view.name,
                 window,
-                endpoint.incremental.cursor_path,
+                view.incremental.cursor_path,
             )
     return {k: v for k, v in config.items() if v is not None}
 
@@ -171,8 +155,8 @@ def build_source(
     own header/parameters and every row its account.
     """
     _check_connection(spec, connection)
-    wanted = set(resources) if resources is not None else {r.name for r in spec.resources}
-    chosen = [r for r in spec.resources if r.name in wanted]
+    wanted = set(resources) if resources is not None else {view.name for view in spec.views}
+    chosen = [view for view in spec.views if view.name in wanted]
     declared = spec.account(account)
     headers = {**spec.client.headers, **(declared.headers if declared else {})}
     account_params = dict(declared.params) if declared else {}
@@ -186,26 +170,21 @@ def build_source(
             "session": session,
             "headers": headers or None,
         },
-        "resources": [
-            _resource_config(spec, resource, window, account_params) for resource in chosen
-        ],
+        "resources": [_resource_config(spec, view, window, account_params) for view in chosen],
     }
     config["client"] = {k: v for k, v in config["client"].items() if v is not None}
     source = rest_api_source(config, name=spec.name)
     stamped_at = loaded_at or datetime.now(timezone.utc)
-    stamp = _stamp_loaded_at(stamped_at)
-    for resource in chosen:
-        dlt_resource = source.resources[resource.name]
+    for view in chosen:
+        dlt_resource = source.resources[view.name]
         constants = {
-            **({} if spec.is_windowed(resource) else {LOADED_AT: stamped_at}),
+            **({} if view.windowed else {LOADED_AT: stamped_at}),
             **({ACCOUNT_COLUMN: account} if spec.multi_account else {}),
         }
-        if not load_pages_as_arrow(dlt_resource, spec, resource, constants):
-            dlt_resource.add_map(record_masker(resource.time_columns))
-            if not spec.is_windowed(resource):
-                dlt_resource.add_map(stamp)
-            if spec.multi_account:
-                dlt_resource.add_map(_stamp_account(account))
+        if not load_pages_as_arrow(dlt_resource, view, constants):
+            dlt_resource.add_map(record_masker(view.time_columns))
+            if constants:
+                dlt_resource.add_map(_stamp(constants))
         # Resources extract side by side: one waits for its pages while another is parsed.
         dlt_resource.parallelize()
     return source

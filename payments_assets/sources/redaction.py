@@ -72,19 +72,32 @@ def _explain(exc: BaseException) -> str:
     return f"{type(chain[-1]).__name__}: {chain[-1]}"
 
 
+# A logger's filters see only the records logged on that very logger, not its children's: the
+# loggers that write URLs and request details are named one by one.
+HTTP_LOGGERS = ("dlt", "urllib3", "urllib3.connectionpool", "urllib3.util.retry", "requests")
+
+
 @contextmanager
-def redacted_errors(redactor: Redactor, where: str) -> Iterator[None]:
-    """Re-raise any failure inside as a `ProviderLoadError` with redacted text and no chain."""
+def redacted_logs(redactor: Redactor, names: Iterable[str] = HTTP_LOGGERS) -> Iterator[None]:
+    """Every record of the named loggers redacted while inside."""
     filt = RedactingFilter(redactor)
-    loggers = [logging.getLogger(name) for name in ("dlt", "urllib3", "requests")]
+    loggers = [logging.getLogger(name) for name in names]
     for log in loggers:
         log.addFilter(filt)
     try:
         yield
-    except Exception as exc:
-        message = redactor(f"{where}: {_explain(exc)}")
-        error = ProviderLoadError(message)
-        raise error from None
     finally:
         for log in loggers:
             log.removeFilter(filt)
+
+
+@contextmanager
+def redacted_errors(redactor: Redactor, where: str) -> Iterator[None]:
+    """Re-raise any failure inside as a `ProviderLoadError` with redacted text and no chain."""
+    with redacted_logs(redactor):
+        try:
+            yield
+        except Exception as exc:
+            message = redactor(f"{where}: {_explain(exc)}")
+            error = ProviderLoadError(message)
+            raise error from None

@@ -18,6 +18,7 @@ from dlt.common import jsonpath
 from requests import HTTPError, Response
 
 from ..card_numbers import mask_text
+from .dlt_internals import hand_over_parsed_body
 from .errors import ProviderHTTPError, ProviderResponseError
 
 _HINTS = {
@@ -72,7 +73,7 @@ def response_checker(
             )
         if (problem := progress(response.url, found)) is not None:
             raise ProviderResponseError(provider, resource, path, problem)
-        response.json = lambda **_: body  # type: ignore[method-assign]
+        hand_over_parsed_body(response, body)
         return response
 
     progress = _ProgressGuard()

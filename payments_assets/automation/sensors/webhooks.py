@@ -7,17 +7,19 @@ API rather than the event, so the merge lands the latest version whatever order 
 """
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import dagster as dg
 
-from ..partitions import partitions_for
-from ..specs import ProviderSpec
-from ..webhooks.events import WebhookEvent, record_time
-from ..webhooks.resource import WebhookEventStore
-from ..webhooks.store import StoredEvent
-from .schedules import snapshot_job_name, windowed_job_name
+from ...layers import TRIGGER_TAG, raw_key
+from ...partitions import partitions_for
+from ...resources import WebhookEventStore
+from ...specs import ProviderSpec
+from ...webhooks.events import WebhookEvent, record_time
+from ...webhooks.store import StoredEvent
+from ..jobs import ProviderJobs, snapshot_job_name
 
 BATCH_SIZE = 1000
 """Events read per tick; a longer backlog drains over the next ticks."""
@@ -37,14 +39,14 @@ class PartitionRun:
     last_row: int = 0
     last_event_id: str = ""
 
-    def request(self, provider: str) -> dg.RunRequest:
+    def request(self, spec: ProviderSpec) -> dg.RunRequest:
         return dg.RunRequest(
             # Repeated events for one partition in one tick give one run; a later event, another.
-            run_key=f"webhook:{provider}:{self.partition_key}:{self.last_row}",
+            run_key=f"webhook:{spec.name}:{self.partition_key}:{self.last_row}",
             partition_key=self.partition_key,
-            asset_selection=[dg.AssetKey([provider, name]) for name in sorted(self.resources)],
+            asset_selection=[raw_key(spec.view(name)) for name in sorted(self.resources)],
             tags={
-                "payments/trigger": "webhook",
+                TRIGGER_TAG: "webhook",
                 "payments/webhook_events": str(self.events),
                 "payments/webhook_last_event": self.last_event_id,
             },
@@ -71,7 +73,7 @@ def plan_runs(spec: ProviderSpec, events: Sequence[StoredEvent]) -> RunPlan:
     """Group `events` into one run per affected partition (exists and is open for runs)."""
     plan = RunPlan()
     windows = partitions_for(spec)
-    cursors = {r.name: spec.endpoint_of(r).incremental for r in spec.resources}
+    cursors = {view.name: view.incremental for view in spec.views}
     for stored in events:
         event = stored.event
         incremental = cursors.get(event.resource)
@@ -109,12 +111,12 @@ def plan_runs(spec: ProviderSpec, events: Sequence[StoredEvent]) -> RunPlan:
     return plan
 
 
-def webhook_sensor(spec: ProviderSpec) -> dg.SensorDefinition:
+def webhook_sensor(spec: ProviderSpec, job: Any) -> dg.SensorDefinition:
     """The sensor that loads `spec`'s partitions named by its stored webhook events."""
 
     @dg.sensor(
         name=f"{spec.name}_webhook_sensor",
-        job_name=windowed_job_name(spec.name),
+        job=job,
         minimum_interval_seconds=MIN_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
@@ -132,7 +134,7 @@ def webhook_sensor(spec: ProviderSpec) -> dg.SensorDefinition:
         plan = plan_runs(spec, events)
         for reason, count in sorted(plan.skipped.items()):
             context.log.info(f"{spec.name}: {count} event(s) start no run: {reason}")
-        requests = [run.request(spec.name) for run in plan.runs.values()]
+        requests = [run.request(spec) for run in plan.runs.values()]
         return dg.SensorResult(
             run_requests=requests,
             cursor=str(events[-1].row_id),
@@ -142,6 +144,12 @@ def webhook_sensor(spec: ProviderSpec) -> dg.SensorDefinition:
     return on_webhook_events
 
 
-def webhook_sensors(specs: Sequence[ProviderSpec]) -> list[dg.SensorDefinition]:
+def webhook_sensors(
+    specs: Sequence[ProviderSpec], jobs: Mapping[str, ProviderJobs]
+) -> list[dg.SensorDefinition]:
     """One sensor per provider with windowed resources (the ones a run can target)."""
-    return [webhook_sensor(spec) for spec in specs if any(map(spec.is_windowed, spec.resources))]
+    return [
+        webhook_sensor(spec, jobs[spec.name].windowed)
+        for spec in specs
+        if jobs[spec.name].windowed is not None
+    ]

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 import dagster as dg
 from pydantic import Field
 
-from ..resources import env_or
-from .store import DEFAULT_WEBHOOK_DB, WebhookStore
+from ..webhooks.store import DEFAULT_WEBHOOK_DB, WebhookStore
+from .environment import env_or
 
 WEBHOOK_STORE_KEY = "webhook_store"
 

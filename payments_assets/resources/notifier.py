@@ -2,12 +2,13 @@
 
 The webhook URL usually embeds a token (Slack, Teams, a paging service), so it comes from the
 environment as an `EnvVar` and is never logged or put in an error: messages name its host only.
-Swap the resource for a subclass with its own `notify` to send alerts elsewhere.
+Swap the resource for a subclass with its own `notify` to send alerts elsewhere. Retries are
+urllib3's (`Retry` on the session's adapter): timeouts, connection errors, 408/425/429 and 5xx,
+with exponential backoff and `Retry-After` honoured up to a cap.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -16,8 +17,11 @@ from urllib.parse import urlsplit
 import dagster as dg
 import requests
 from pydantic import Field
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
-from .resources import env_or
+from ..sources.redaction import Redactor, redacted_logs
+from .environment import env_or
 
 WEBHOOK_ENV = "PAYMENTS_ALERT_WEBHOOK_URL"
 _RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -67,31 +71,41 @@ class AlertNotifier(dg.ConfigurableResource):
 
     def _post(self, url: str, alert: Alert) -> None:
         host = urlsplit(url).hostname or "the webhook"
-        problem = ""
-        for attempt in range(1, self.max_attempts + 1):
-            retry_after = None
+        retry = _CappedRetry(
+            total=self.max_attempts - 1,
+            backoff_factor=self.backoff_seconds,
+            backoff_max=_MAX_DELAY_SECONDS,
+            status_forcelist=_RETRY_STATUSES,
+            allowed_methods=frozenset({"POST"}),
+            raise_on_status=False,
+        )
+        # urllib3 logs each retry with the URL's path, the token's usual place.
+        secret_parts = [part for part in (urlsplit(url).path, urlsplit(url).query) if part]
+        with requests.Session() as session, redacted_logs(Redactor(secret_parts)):
+            session.mount("http://", HTTPAdapter(max_retries=retry))
+            session.mount("https://", HTTPAdapter(max_retries=retry))
             try:
-                response = requests.post(url, json=alert.payload(), timeout=self.timeout_seconds)
+                response = session.post(url, json=alert.payload(), timeout=self.timeout_seconds)
             except requests.RequestException as exc:
-                problem = type(exc).__name__  # never str(exc): it repeats the URL and its token
+                # never str(exc): it repeats the URL and its token
+                problem, attempts = type(exc).__name__, self.max_attempts
             else:
                 if response.status_code < 300:
                     return
                 problem = f"HTTP {response.status_code}"
-                if response.status_code not in _RETRY_STATUSES:
-                    break
-                retry_after = response.headers.get("Retry-After")
-            if attempt < self.max_attempts:
-                time.sleep(self._delay(attempt, retry_after))
+                attempts = len(response.raw.retries.history) + 1 if response.raw.retries else 1
         raise AlertDeliveryError(
-            f"alert webhook at {host} did not take '{alert.title}' after {attempt} attempt(s) "
+            f"alert webhook at {host} did not take '{alert.title}' after {attempts} attempt(s) "
             f"({problem}); check {WEBHOOK_ENV} and the receiver"
         )
 
-    def _delay(self, attempt: int, retry_after: str | None) -> float:
-        if retry_after and retry_after.isdigit():
-            return min(float(retry_after), _MAX_DELAY_SECONDS)
-        return min(self.backoff_seconds * 2 ** (attempt - 1), _MAX_DELAY_SECONDS)
+
+class _CappedRetry(Retry):
+    """urllib3's retry, with a `Retry-After` longer than the cap cut to it (a sensor tick waits)."""
+
+    def get_retry_after(self, response: Any) -> float | None:
+        delay = super().get_retry_after(response)
+        return None if delay is None else min(delay, _MAX_DELAY_SECONDS)
 
 
 def alert_notifier(environ: Mapping[str, str] | None = None) -> AlertNotifier:

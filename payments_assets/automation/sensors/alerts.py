@@ -14,7 +14,7 @@ from dagster._core.storage.tags import (
 )
 from dagster._utils.error import SerializableErrorInfo
 
-from ..notifier import Alert, AlertNotifier
+from ...resources import Alert, AlertNotifier
 
 
 def _partition(run: dg.DagsterRun) -> str:

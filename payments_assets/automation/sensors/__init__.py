@@ -1,0 +1,1 @@
+"""Every sensor of the code location: alerts, webhooks, freshness checks, automation."""

@@ -1,0 +1,67 @@
+"""How the layers are named: asset keys, groups, tags and the concurrency pools they run in.
+
+Raw `[provider, resource]` → `staging/<provider>__<resource>` → `marts/<mart>` →
+`exports/<mart>_export`. Every asset, check, job and sensor builds its keys, tags and pools here,
+so a name is decided once.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from .specs import ResourceView
+
+LAYER_TAG = "payments/layer"
+PROVIDER_TAG = "payments/provider"
+TRIGGER_TAG = "payments/trigger"
+
+RAW, STAGING, MARTS, EXPORTS = "raw", "staging", "marts", "exports"
+BUILT_FROM_RAW = (STAGING, MARTS, EXPORTS)
+"""The layers whose assets materialize by declarative automation (definitions applies it)."""
+
+WEBHOOKS_GROUP = "webhooks"
+"""Not the provider's group: that one holds its API resources, all partitioned alike, so
+`--select group:<provider> --partition-range A...B` stays one single-run backfill."""
+
+DUCKDB_WRITER_POOL = "duckdb_writer"
+"""DuckDB takes one writer (one open read-write connection) at a time: every step that opens the
+file runs in this pool, limited to one slot in `dagster.yaml`."""
+
+
+def raw_key(view: ResourceView) -> dg.AssetKey:
+    return dg.AssetKey(list(view.key))
+
+
+def staging_table(view: ResourceView) -> str:
+    return f"{view.provider}__{view.name}"
+
+
+def staging_key(view: ResourceView) -> dg.AssetKey:
+    return dg.AssetKey([STAGING, staging_table(view)])
+
+
+def mart_key(name: str) -> dg.AssetKey:
+    return dg.AssetKey([MARTS, name])
+
+
+def export_key(mart: str) -> dg.AssetKey:
+    return dg.AssetKey([EXPORTS, f"{mart}_export"])
+
+
+def webhook_events_key(provider: str) -> dg.AssetKey:
+    return dg.AssetKey([provider, "webhook_events"])
+
+
+def layer_tags(layer: str, provider: str | None = None) -> dict[str, str]:
+    return {LAYER_TAG: layer, **({PROVIDER_TAG: provider} if provider else {})}
+
+
+def provider_pool(destination_kind: str, provider: str) -> str:
+    """The pool of a step that calls a provider's API and loads its rows: on DuckDB the one
+    writer's; on a server warehouse one run per provider API at a time (`<provider>_api`)."""
+    return DUCKDB_WRITER_POOL if destination_kind == "duckdb" else f"{provider}_api"
+
+
+def writer_pool(destination_kind: str) -> str | None:
+    """The pool of a step that only writes the warehouse: DuckDB's one writer; none on Postgres."""
+    return DUCKDB_WRITER_POOL if destination_kind == "duckdb" else None

@@ -1,0 +1,181 @@
+"""One resolved view per resource: every fact about it derived once, when its provider loads.
+
+A resource's YAML says little by itself: its endpoint inherits `resource_defaults`, its merge key
+gains the account column when accounts share tables, a snapshot of several accounts merges
+instead of replacing, its rows land in one dataset per provider or per account. Ingest,
+staging, checks, schedules, sensors and webhooks all read those facts from this view, so none of
+them derives one a second way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .dialect import (
+    ACCOUNT_COLUMN,
+    TIME_TYPES,
+    ColumnHint,
+    EndpointSpec,
+    IncrementalSpec,
+    PaginatorSpec,
+    QualitySpec,
+    WriteDisposition,
+)
+
+if TYPE_CHECKING:
+    from .provider import ProviderSpec
+
+
+def column_name(path: str) -> str:
+    """dlt's column for a YAML field: nested fields are flattened with `__` (`card.brand`)."""
+    return path.removeprefix("$.").replace(".", "__")
+
+
+@dataclass(frozen=True, eq=False)
+class ResourceView:
+    """A provider resource with its defaults, keys, dataset and layer facts resolved."""
+
+    spec: ProviderSpec = field(repr=False)
+    name: str
+    description: str
+    endpoint: EndpointSpec
+    primary_key: tuple[str, ...]
+    """The merge key as dlt sees it; `_account` first when accounts share the table."""
+    write_disposition: WriteDisposition
+    columns: Mapping[str, ColumnHint]
+    quality: QualitySpec
+    statuses: Mapping[str, str]
+    max_table_nesting: int | None
+    datasets: Mapping[str, str]
+    """Account → the dataset (schema) its rows land in."""
+
+    @property
+    def provider(self) -> str:
+        return self.spec.name
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The raw asset's key path, `(provider, resource)`."""
+        return (self.spec.name, self.name)
+
+    @property
+    def table(self) -> str:
+        return self.name
+
+    @property
+    def path(self) -> str:
+        assert self.endpoint.path is not None  # checked when the provider loaded
+        return self.endpoint.path
+
+    @property
+    def paginator(self) -> PaginatorSpec:
+        assert self.endpoint.paginator is not None
+        return self.endpoint.paginator
+
+    @property
+    def data_selector(self) -> str:
+        assert self.endpoint.data_selector is not None
+        return self.endpoint.data_selector
+
+    @property
+    def incremental(self) -> IncrementalSpec | None:
+        return self.endpoint.incremental
+
+    @property
+    def windowed(self) -> bool:
+        """Resources with a time cursor are partitioned by it; the others are snapshots."""
+        return self.endpoint.incremental is not None
+
+    @property
+    def cursor_column(self) -> str | None:
+        """The column of the record's update time (which decides its latest version)."""
+        return column_name(self.incremental.cursor_path) if self.incremental else None
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        """The primary key's columns as dlt names them (nested fields flattened)."""
+        return tuple(column_name(part) for part in self.primary_key)
+
+    @property
+    def dlt_primary_key(self) -> str | list[str] | None:
+        if not self.primary_key:
+            return None
+        return self.primary_key[0] if len(self.primary_key) == 1 else list(self.primary_key)
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(column_name(f) for f in self.quality.required))
+
+    @property
+    def amount_columns(self) -> tuple[str, ...]:
+        return tuple(column_name(f) for f in self.quality.amount_columns)
+
+    @property
+    def currency_column(self) -> str | None:
+        field_ = self.quality.currency_column
+        return column_name(field_) if field_ else None
+
+    @property
+    def hinted_types(self) -> dict[str, str]:
+        return {name: hint.data_type for name, hint in self.columns.items() if hint.data_type}
+
+    @property
+    def time_columns(self) -> tuple[str, ...]:
+        """Columns the YAML types as times: a number there is an epoch time, never a card."""
+        return tuple(name for name, kind in self.hinted_types.items() if kind in TIME_TYPES)
+
+    @property
+    def accounts_share_tables(self) -> bool:
+        return self.spec.accounts_share_tables
+
+    def dataset(self, account: str) -> str:
+        return self.datasets[account]
+
+    @property
+    def dataset_names(self) -> tuple[str, ...]:
+        return tuple(sorted(set(self.datasets.values())))
+
+    def metadata(self) -> dict[str, str]:
+        """What the raw asset shows of its YAML in the UI."""
+        return {
+            "provider": self.provider,
+            "api_path": self.path,
+            "primary_key": ", ".join(self.primary_key),
+            "write_disposition": self.write_disposition,
+            "windowed_by": self.incremental.cursor_path if self.incremental else "snapshot",
+            "dataset": ", ".join(self.dataset_names),
+        }
+
+
+def resolve(spec: ProviderSpec, index: int) -> ResourceView:
+    """The view of `spec.resources[index]`: defaults filled in, keys and datasets decided."""
+    resource = spec.resources[index]
+    defaults = spec.resource_defaults
+    endpoint = EndpointSpec.model_validate(
+        {
+            **defaults.endpoint.model_dump(exclude_unset=True),
+            **resource.endpoint.model_dump(exclude_unset=True),
+        }
+    )
+    key = resource.primary_key or defaults.primary_key
+    primary_key = () if key is None else (key,) if isinstance(key, str) else tuple(key)
+    if primary_key and spec.accounts_share_tables:
+        primary_key = (ACCOUNT_COLUMN, *primary_key)  # equal ids of two accounts never collide
+    write = resource.write_disposition or defaults.write_disposition or "append"
+    if write == "replace" and spec.accounts_share_tables:
+        write = "merge"  # replacing the table would wipe the other accounts' snapshots
+    return ResourceView(
+        spec=spec,
+        name=resource.name,
+        description=resource.description or f"{resource.name} from the {spec.name} API.",
+        endpoint=endpoint,
+        primary_key=primary_key,
+        write_disposition=write,
+        columns=dict(resource.columns),
+        quality=resource.quality,
+        statuses=dict(resource.statuses),
+        max_table_nesting=resource.max_table_nesting,
+        datasets={account: spec.dataset_of(account) for account in spec.account_names},
+    )
