@@ -1,7 +1,9 @@
 # The two commands of the README: `make demo` (sandbox + Dagster UI) and `make test`.
+# `make demo UI_PORT=3001` serves the UI on another port.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+UI_PORT ?= 3000
 
 .PHONY: setup demo test lint bench
 
@@ -14,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/payments-demo
+	$(BIN)/payments-demo --ui-port $(UI_PORT)
 
 test: setup
 	bash .ci/system-packages

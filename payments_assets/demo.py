@@ -2,8 +2,9 @@
 
 Starts the webhook receiver and the sandbox payments API (which signs and sends webhooks to the
 receiver when records change) on free loopback ports, points every provider at the sandbox (the
-same variables `payments-sandbox env` prints), gives Dagster a local instance under `data/`, and
-runs `dagster dev` on the code location until you press Ctrl-C.
+same variables `payments-sandbox env` prints), loads the sandbox's history into the project's
+local instance (`dagster_home/`), and runs `dg dev` on the code location until you press Ctrl-C.
+From there, declarative automation builds staging, marts and exports by itself.
 """
 
 from __future__ import annotations
@@ -20,14 +21,21 @@ from .sandbox.process import running_sandbox
 from .webhooks.process import running_receiver
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOCAL_INSTANCE = PROJECT_ROOT / "dagster_home"
+DEFAULT_UI_PORT = 3000
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+"""The history runs' console: warnings and errors only (every event is in the UI's event log)."""
 
 
 def _dagster_home() -> Path:
-    home = Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / "data" / "dagster_home")
+    """`$DAGSTER_HOME`, else the project's `dagster_home/` (whose dagster.yaml is versioned): a
+    home set elsewhere gets a copy of that file. `dg dev` runs from the project root, where no
+    dagster.yaml lies, so Dagster never warns that one is ignored."""
+    home = Path(os.environ.get("DAGSTER_HOME") or LOCAL_INSTANCE)
     home.mkdir(parents=True, exist_ok=True)
     instance_config = home / "dagster.yaml"
     if not instance_config.exists():
-        shutil.copy(PROJECT_ROOT / "dagster.yaml", instance_config)
+        shutil.copy(LOCAL_INSTANCE / "dagster.yaml", instance_config)
     return home
 
 
@@ -63,7 +71,7 @@ def load_history() -> None:
                 if not repository.has_job(name):
                     continue
                 result = repository.get_job(name).execute_in_process(
-                    instance=instance, tags=tags, raise_on_error=False
+                    instance=instance, tags=tags, raise_on_error=False, run_config=QUIET
                 )
                 print(
                     f"  {name}: {'loaded' if result.success else 'FAILED (see the UI)'}", flush=True
@@ -72,7 +80,12 @@ def load_history() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="payments-demo", description=__doc__)
-    parser.add_argument("--ui-port", type=int, default=3000)
+    parser.add_argument(
+        "--ui-port",
+        type=int,
+        default=int(os.environ.get("PAYMENTS_UI_PORT") or DEFAULT_UI_PORT),
+        help="the Dagster UI's port (default: $PAYMENTS_UI_PORT, else 3000)",
+    )
     parser.add_argument("--records", type=int, default=2000, help="records per resource")
     parser.add_argument("--days", type=int, default=30, help="days of history in the sandbox")
     parser.add_argument(
@@ -95,14 +108,18 @@ def main(argv: list[str] | None = None) -> int:
             records=args.records, days=args.days, webhook_url=receiver.base_url
         ) as sandbox,
     ):
+        data = PROJECT_ROOT / "data"
         env = {
             **os.environ,
             **sandbox.env,
             "PAYMENTS_WEBHOOK_DB": webhook_db,
             "DAGSTER_HOME": str(_dagster_home()),
+            # Absolute, so the UI, the daemon and every run worker agree whatever their cwd.
             "PAYMENTS_DUCKDB_PATH": os.environ.get(
-                "PAYMENTS_DUCKDB_PATH", str(PROJECT_ROOT / "data" / "payments.duckdb")
+                "PAYMENTS_DUCKDB_PATH", str(data / "payments.duckdb")
             ),
+            "PAYMENTS_DLT_WORKDIR": os.environ.get("PAYMENTS_DLT_WORKDIR", str(data / "dlt")),
+            "PAYMENTS_EXPORT_DIR": os.environ.get("PAYMENTS_EXPORT_DIR", str(data / "exports")),
         }
         print(f"sandbox payments API on {sandbox.base_url} (stats: {sandbox.base_url}/__stats)")
         print(f"webhook receiver on {receiver.base_url}/<provider>")
@@ -110,13 +127,11 @@ def main(argv: list[str] | None = None) -> int:
             _load_history(env)
         print(f"Dagster UI on http://127.0.0.1:{args.ui_port}")
         command = [
-            str(Path(sys.executable).parent / "dagster"),
+            str(Path(sys.executable).parent / "dg"),
             "dev",
-            "-m",
-            "payments_assets.definitions",
-            "-h",
+            "--host",
             "127.0.0.1",
-            "-p",
+            "--port",
             str(args.ui_port),
         ]
         try:

@@ -280,3 +280,45 @@ def test_downstream_automation_waits_for_its_parents_blocking_checks(checked_for
     after = tick()
     assert after.get_num_requested(ungated.key) == 1, "without the gate it would build on it"
     assert after.get_num_requested(gated.key) == 0, "the gated condition waits for a fix"
+
+
+def test_assets_missing_at_the_first_tick_are_built_on_it(checked_for, warehouse_path):
+    """The demo's case: the history lands before the automation sensor ever ticks; its first
+    tick builds what is missing (`eager()` resets on the first tick and waits for an update)."""
+    commerce = checked_for("commerce")
+    windowed = windowed_raw(commerce.loader.specs)
+
+    @dg.asset(
+        key=["reports", "mart"], deps=[CHARGES], automation_condition=downstream_condition(windowed)
+    )
+    def mart() -> None: ...
+
+    @dg.asset(
+        key=["reports", "eager"],
+        deps=[CHARGES],
+        automation_condition=dg.AutomationCondition.eager(),
+    )
+    def eager() -> None: ...
+
+    assert commerce.partition_range("2026-10-01", "2026-10-05").success
+    defs = dg.Definitions(
+        assets=[*commerce.loader.assets, mart, eager],
+        asset_checks=commerce.checks,
+        resources=commerce.loader.resources(),
+    )
+    first = dg.evaluate_automation_conditions(
+        defs=defs,
+        instance=commerce.instance,
+        asset_selection=dg.AssetSelection.assets(mart, eager),
+        evaluation_time=DAY_AFTER,
+    )
+    assert first.get_num_requested(mart.key) == 1
+    assert first.get_num_requested(eager.key) == 0, "what the demo met: 0 runs"
+    second = dg.evaluate_automation_conditions(
+        defs=defs,
+        instance=commerce.instance,
+        asset_selection=dg.AssetSelection.assets(mart, eager),
+        evaluation_time=DAY_AFTER + timedelta(minutes=1),
+        cursor=first.cursor,
+    )
+    assert second.get_num_requested(mart.key) == 0, "requested once, not on every tick"

@@ -88,3 +88,25 @@ def test_pyproject_and_workspace_name_the_same_code_location():
     module = module["module_name"] if isinstance(module, dict) else module
     assert f"{project['root_module']}.definitions" == module
     assert project.get("code_location_name", module) == module
+
+
+def test_every_table_an_asset_names_is_schema_qualified_and_its_own():
+    """`billing/charges` shows `billing.charges`, never a bare `charges` that Dagster would link
+    to `commerce/charges`."""
+    graph = defs.resolve_asset_graph()
+    tables: dict[str, str] = {}
+    for key in graph.get_all_asset_keys():
+        name = graph.get(key).metadata.get("dagster/table_name")
+        if name is None:
+            continue
+        name = getattr(name, "value", name)
+        schema, _, table = name.rpartition(".")
+        assert schema and table, f"{key.to_user_string()}: {name}"
+        assert name not in tables, f"{key.to_user_string()} and {tables.get(name)} share {name}"
+        tables[name] = key.to_user_string()
+    assert tables["billing.charges"] == "billing/charges"
+    assert tables["commerce.charges"] == "commerce/charges"
+    assert tables["staging.billing__charges"] == "staging/billing__charges"
+    assert tables["marts.fct_payments"] == "marts/fct_payments"
+    raw = [key for key in graph.get_all_asset_keys() if key.path[0] in ("billing", "gateway")]
+    assert all(graph.get(key).metadata.get("dagster/table_name") for key in raw)

@@ -1,5 +1,8 @@
 """Provider YAML: the four documents load as written; bad files name file, resource and key."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -164,3 +167,40 @@ def test_a_new_provider_is_a_new_file(tmp_path):
     (tmp_path / "acme.yaml").write_text(_variant("direct_debit", lambda raw: None))
     [spec] = load_providers(tmp_path)
     assert spec.name == "acme" and len(spec.resources) == 4
+
+
+def test_providers_dir_adds_and_overrides_provider_files(tmp_path, monkeypatch):
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    ours.mkdir(), theirs.mkdir()
+    (ours / "acme.yaml").write_text(_variant("direct_debit", lambda raw: None))
+    (theirs / "billing.yaml").write_text(
+        _variant("billing", lambda raw: raw.update(description="Our own billing"))
+    )
+    monkeypatch.setenv("PAYMENTS_PROVIDERS_DIR", os.pathsep.join([str(ours), str(theirs)]))
+    specs = {spec.name: spec for spec in load_providers()}
+    assert set(specs) == {"acme", "billing", "commerce", "direct_debit", "gateway"}
+    assert specs["billing"].description == "Our own billing"
+
+
+def test_a_bad_file_in_the_providers_dir_names_its_own_path_and_key(tmp_path, monkeypatch):
+    path = tmp_path / "acme.yaml"
+    path.write_text(_variant("billing", lambda raw: raw["client"].update(colour="red")))
+    monkeypatch.setenv("PAYMENTS_PROVIDERS_DIR", str(tmp_path))
+    with pytest.raises(ProviderSpecError) as caught:
+        load_providers()
+    assert str(path) in str(caught.value) and "client.colour" in str(caught.value)
+
+
+def test_the_code_location_loads_a_provider_from_the_providers_dir(tmp_path):
+    (tmp_path / "acme.yaml").write_text(_variant("direct_debit", lambda raw: None))
+    env = {**os.environ, "PAYMENTS_PROVIDERS_DIR": str(tmp_path)}
+    probe = (
+        "from payments_assets.definitions import defs\n"
+        "keys = defs.resolve_asset_graph().get_all_asset_keys()\n"
+        "print(sorted(k.to_user_string() for k in keys if k.path[0] == 'acme'))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "acme/mandates" in result.stdout and "acme/payments" in result.stdout

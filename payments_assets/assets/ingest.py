@@ -2,9 +2,9 @@
 
 One factory for all providers (providers are data). Per provider, windowed resources share one
 partitioned multi-asset and snapshot resources (no time cursor) one unpartitioned multi-asset,
-since a multi-asset has one partitions definition. Specs come from a source built with
-placeholder credentials (no network at import); the real source is built in the run, from the
-credentials resource and the partition window.
+since a multi-asset has one partitions definition. Specs come from the resources' shape alone
+(names, no HTTP client: nothing to resolve, request or import at definitions load); the real
+source is built in the run, from the credentials resource and the partition window.
 """
 
 from collections.abc import Iterator, Sequence
@@ -13,12 +13,15 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, build_dlt_asset_specs
 from dagster_dlt.translator import DltResourceTranslatorData
+from dlt.common.schema import Schema
+from dlt.extract.resource import DltResource
+from dlt.extract.source import DltSource
 
 from ..layers import RAW, layer_tags, provider_pool, raw_key
 from ..partitions import account_of, asset_partitions
 from ..resources import Warehouse, credentials_key
-from ..sources import Connection, Window, build_source, redacted_errors
-from ..specs import ACCOUNT_COLUMN, ProviderSpec, resolve_url
+from ..sources import Connection, Window, redacted_errors
+from ..specs import ACCOUNT_COLUMN, ProviderSpec
 from ..warehouse_sql import WarehouseSession
 
 
@@ -56,15 +59,11 @@ def _table_name(datasets: Sequence[str], table: str) -> str:
     return f"{{{','.join(datasets)}}}.{table}"
 
 
-def _placeholder_connection(spec: ProviderSpec) -> Connection:
-    """Enough to build the source's shape at import: no secret is read, no request is made."""
-    try:
-        base_url = resolve_url(spec.client.base_url, {})
-    except KeyError:
-        base_url = "https://placeholder.invalid/"
-    secrets = dict.fromkeys(spec.secret_fields, "placeholder")
-    token_url = "https://placeholder.invalid/token" if "client_id" in secrets else None
-    return Connection(base_url=base_url, secrets=secrets, token_url=token_url)
+def _resource_shapes(spec: ProviderSpec, names: Sequence[str]) -> DltSource:
+    """The provider's resources as dlt names them, with no rows and no client behind them: all
+    `build_dlt_asset_specs` reads of a source (the translator takes the rest from the YAML)."""
+    resources = [DltResource.from_data([], name=name) for name in names]
+    return DltSource(Schema(spec.name), spec.name, resources)
 
 
 def _with_row_facts(
@@ -100,11 +99,8 @@ def _provider_multi_asset(
     destination_kind: str,
 ) -> dg.AssetsDefinition:
     translator = PaymentsDltTranslator(spec, destination_kind)
-    placeholder = build_source(
-        spec, _placeholder_connection(spec), resources=resource_names, account=spec.account_names[0]
-    )
     specs = build_dlt_asset_specs(
-        dlt_source=placeholder,
+        dlt_source=_resource_shapes(spec, resource_names),
         dlt_pipeline=None,  # type: ignore[arg-type]  # kinds come from our translator
         dagster_dlt_translator=translator,
     )
@@ -143,6 +139,10 @@ def _provider_multi_asset(
         )
         dataset = spec.dataset_of(account)
         shared = account if spec.accounts_share_tables else None
+        # Imported in the run: it brings requests and dlt's REST client, which loading the
+        # definitions does not need.
+        from ..sources.build import build_source
+
         with redacted_errors(connection.redactor, f"{spec.name} load"):
             source = build_source(spec, connection, window, resources=selected, account=account)
             with warehouse.pipeline(spec.name, dataset) as pipeline:

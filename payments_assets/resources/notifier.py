@@ -15,17 +15,11 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import dagster as dg
-import requests
 from pydantic import Field
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
-from ..sources.redaction import Redactor, redacted_logs
 from .environment import env_or
 
 WEBHOOK_ENV = "PAYMENTS_ALERT_WEBHOOK_URL"
-_RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-_MAX_DELAY_SECONDS = 30.0
 
 logger = dg.get_dagster_logger("payments_assets.alerts")
 
@@ -70,42 +64,19 @@ class AlertNotifier(dg.ConfigurableResource):
             self._post(self.webhook_url, alert)
 
     def _post(self, url: str, alert: Alert) -> None:
-        host = urlsplit(url).hostname or "the webhook"
-        retry = _CappedRetry(
-            total=self.max_attempts - 1,
-            backoff_factor=self.backoff_seconds,
-            backoff_max=_MAX_DELAY_SECONDS,
-            status_forcelist=_RETRY_STATUSES,
-            allowed_methods=frozenset({"POST"}),
-            raise_on_status=False,
+        # Imported when an alert is sent: requests is not needed to load the definitions.
+        from .alert_delivery import post_with_retries
+
+        outcome = post_with_retries(
+            url, alert.payload(), self.max_attempts, self.backoff_seconds, self.timeout_seconds
         )
-        # urllib3 logs each retry with the URL's path, the token's usual place.
-        secret_parts = [part for part in (urlsplit(url).path, urlsplit(url).query) if part]
-        with requests.Session() as session, redacted_logs(Redactor(secret_parts)):
-            session.mount("http://", HTTPAdapter(max_retries=retry))
-            session.mount("https://", HTTPAdapter(max_retries=retry))
-            try:
-                response = session.post(url, json=alert.payload(), timeout=self.timeout_seconds)
-            except requests.RequestException as exc:
-                # never str(exc): it repeats the URL and its token
-                problem, attempts = type(exc).__name__, self.max_attempts
-            else:
-                if response.status_code < 300:
-                    return
-                problem = f"HTTP {response.status_code}"
-                attempts = len(response.raw.retries.history) + 1 if response.raw.retries else 1
-        raise AlertDeliveryError(
-            f"alert webhook at {host} did not take '{alert.title}' after {attempts} attempt(s) "
-            f"({problem}); check {WEBHOOK_ENV} and the receiver"
-        )
-
-
-class _CappedRetry(Retry):
-    """urllib3's retry, with a `Retry-After` longer than the cap cut to it (a sensor tick waits)."""
-
-    def get_retry_after(self, response: Any) -> float | None:
-        delay = super().get_retry_after(response)
-        return None if delay is None else min(delay, _MAX_DELAY_SECONDS)
+        if outcome is not None:
+            problem, attempts = outcome
+            host = urlsplit(url).hostname or "the webhook"
+            raise AlertDeliveryError(
+                f"alert webhook at {host} did not take '{alert.title}' after {attempts} "
+                f"attempt(s) ({problem}); check {WEBHOOK_ENV} and the receiver"
+            )
 
 
 def alert_notifier(environ: Mapping[str, str] | None = None) -> AlertNotifier:

@@ -1,9 +1,13 @@
 """dlt sources for provider specs: auth, retries, windows, response checks, PAN masking.
 
 Knows dlt, not Dagster: a source can be built and run against the sandbox without Dagster.
+`build_source` is imported on first use: it brings requests, dlt's REST client and pyarrow,
+which loading the definitions does not need (the runs do).
 """
 
-from .build import LOADED_AT, Connection, build_source, connection_from_environ, require_secure
+from typing import Any
+
+from .connection import Connection, connection_from_environ, require_secure
 from .errors import (
     InsecureURLError,
     MissingCredentialsError,
@@ -14,6 +18,17 @@ from .errors import (
 )
 from .redaction import Redactor, redacted_errors
 from .windows import Window
+
+_ON_FIRST_USE = {"build_source", "LOADED_AT"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ON_FIRST_USE:
+        from . import build
+
+        return getattr(build, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "LOADED_AT",

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit
 
 from dlt.common import jsonpath
 from dlt.extract.source import DltSource
@@ -27,59 +24,12 @@ from ..specs import (
 )
 from .arrow import load_pages_as_arrow
 from .auth import build_auth
-from .errors import InsecureURLError, MissingCredentialsError
-from .redaction import Redactor
+from .connection import Connection, check_connection
 from .responses import response_checker
 from .windows import Window, incremental_config
 
 LOADED_AT = "_loaded_at"
 REQUEST_TIMEOUT_SECONDS = 60
-
-
-@dataclass(frozen=True)
-class Connection:
-    """Where a provider lives and the secrets its auth needs, resolved at run time."""
-
-    base_url: str
-    secrets: Mapping[str, str] = field(repr=False)
-    token_url: str | None = None
-
-    @property
-    def redactor(self) -> Redactor:
-        return Redactor(self.secrets.values())
-
-
-def _loopback(host: str | None) -> bool:
-    if host in (None, ""):
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def require_secure(url: str, what: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme == "https" or (parts.scheme == "http" and _loopback(parts.hostname)):
-        return
-    raise InsecureURLError(
-        f"{what} {parts.scheme}://{parts.hostname}{parts.path} is not HTTPS: credentials may only "
-        "travel over HTTPS (plain HTTP is allowed on loopback, for the sandbox)"
-    )
-
-
-def _check_connection(spec: ProviderSpec, connection: Connection) -> None:
-    missing = [name for name in spec.secret_fields if not connection.secrets.get(name)]
-    if missing:
-        raise MissingCredentialsError(
-            f"{spec.name}: no value for {', '.join(missing)}; set the environment variables "
-            "named in the provider YAML (see .env.example)"
-        )
-    require_secure(connection.base_url, f"{spec.name} base_url")
-    if connection.token_url:
-        require_secure(connection.token_url, f"{spec.name} token_url")
 
 
 def _session(spec: ProviderSpec) -> Any:
@@ -154,7 +104,7 @@ def build_source(
     numbers before anything is written. With accounts declared, requests carry the account's
     own header/parameters and every row its account.
     """
-    _check_connection(spec, connection)
+    check_connection(spec, connection)
     wanted = set(resources) if resources is not None else {view.name for view in spec.views}
     chosen = [view for view in spec.views if view.name in wanted]
     declared = spec.account(account)
@@ -188,13 +138,3 @@ def build_source(
         # Resources extract side by side: one waits for its pages while another is parsed.
         dlt_resource.parallelize()
     return source
-
-
-def connection_from_environ(spec: ProviderSpec, environ: Mapping[str, str]) -> Connection:
-    """A connection read from an environment mapping: for scripts and tests outside Dagster."""
-    from ..specs import OAuth2Auth, resolve_url
-
-    auth = spec.client.auth
-    secrets = {name: environ.get(getattr(auth, name).env, "") for name in spec.secret_fields}
-    token_url = resolve_url(auth.token_url, environ) if isinstance(auth, OAuth2Auth) else None
-    return Connection(resolve_url(spec.client.base_url, environ), secrets, token_url)
