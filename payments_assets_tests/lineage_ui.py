@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +24,8 @@ from urllib.parse import quote
 
 import requests
 from playwright.sync_api import sync_playwright
+
+from payments_assets.loopback import free_port, stop_group
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -101,24 +101,6 @@ class Webserver:
         return nodes
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop the webserver and the code server it spawned (its own process group)."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(5)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
 @contextmanager
 def running_webserver(environ: dict[str, str] | None = None) -> Iterator[Webserver]:
     """`dagster-webserver -m payments_assets.definitions` on a free loopback port, with a temporary
@@ -128,7 +110,7 @@ def running_webserver(environ: dict[str, str] | None = None) -> Iterator[Webserv
         home.mkdir()
         shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
         log = Path(folder) / "webserver.log"
-        port = _free_port()
+        port = free_port()
         command = [sys.executable, "-m", "dagster_webserver", "-m", "payments_assets.definitions"]
         env = {**os.environ, **(environ or {}), "DAGSTER_HOME": str(home)}
         with log.open("wb") as sink:
@@ -145,7 +127,7 @@ def running_webserver(environ: dict[str, str] | None = None) -> Iterator[Webserv
             _wait_until_serving(server)
             yield server
         finally:
-            _stop(process)
+            stop_group(process)
 
 
 def _wait_until_serving(server: Webserver) -> None:

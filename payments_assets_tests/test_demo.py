@@ -6,7 +6,6 @@ exports. Bounded in time; every process of the demo is stopped at the end.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ import pytest
 import requests
 from dagster._core.instance.ref import InstanceRef
 
-from payments_assets.loopback import free_port
+from payments_assets.loopback import free_port, stop_group
 
 from .test_definitions import shape
 
@@ -77,12 +76,7 @@ def test_the_demo_builds_marts_and_exports_by_automation_alone(tmp_path):
                 break
         answer = requests.get(f"http://127.0.0.1:{port}/server_info", timeout=10)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process, timeout=30)
     output = log.read_text(errors="replace")
     assert answer.ok, output[-3000:]
     missing = sorted({key.to_user_string() for key in downstream} - set(built))
