@@ -4,6 +4,8 @@ Paths, envelopes, parameters and credentials below are copied from the contract,
 from the implementation, so a drift between the two fails here.
 """
 
+import hashlib
+import math
 import subprocess
 import sys
 import time
@@ -11,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -32,19 +35,50 @@ class Endpoint:
     time_field: str | None = "updated_at"
     window: tuple[str, str] | None = None
     epoch: bool = False
+    limit_param: str = "limit"
 
     @property
     def id(self) -> str:
         return f"{self.provider}/{self.resource}"
 
     @property
-    def data_key(self) -> str:
-        return self.resource if self.provider == "direct_debit" else "data"
+    def data_key(self) -> str | None:
+        """Where the rows are in the body; None for a bare list."""
+        if self.provider == "direct_debit":
+            return self.resource
+        return {"link_header": None, "page_number": "items"}.get(self.paging, "data")
+
+    def rows(self, body: Any) -> list[dict[str, Any]]:
+        return body if self.data_key is None else body[self.data_key]
 
 
 _GATEWAY_WINDOW = ("updated_from", "updated_to")
 _BILLING_WINDOW = ("updated_gte", "updated_lt")
 _DEBIT_WINDOW = ("updated_at[gte]", "updated_at[lt]")
+_LEDGER_WINDOW = ("created[gte]", "created[lt]")
+
+
+def _ledger(resource: str, paging: str, limit_param: str = "limit") -> Endpoint:
+    return Endpoint(
+        "ledger",
+        resource,
+        f"/ledger/v1/{resource}",
+        paging,
+        "created",
+        _LEDGER_WINDOW,
+        epoch=True,
+        limit_param=limit_param,
+    )
+
+
+LEDGER = [
+    _ledger("charges", "starting_after"),
+    _ledger("customers", "search_page"),
+    _ledger("events", "next_url"),
+    _ledger("payouts", "link_header", "per_page"),
+    _ledger("disputes", "page_number", "per_page"),
+]
+BALANCE = Endpoint("ledger", "balance", "/ledger/v1/balance", "single_object", None)
 
 LISTS = [
     Endpoint(
@@ -82,7 +116,9 @@ LISTS = [
         )
         for name in ("customers", "subscriptions")
     ),
+    *LEDGER,
 ]
+SHIPPED = [endpoint for endpoint in LISTS if endpoint.provider != "ledger"]
 WINDOWED = [endpoint for endpoint in LISTS if endpoint.window]
 BY_ID = {endpoint.id: endpoint for endpoint in LISTS}
 PRIMARY_KEYS = {
@@ -97,6 +133,8 @@ CLIENT_SECRET = "gw_test_secret_5f1c9e2a7b"
 API_KEY = "bk_test_key_8d3e4f6a1c"
 DEBIT_TOKEN = "dd_test_token_2b7c9d0e4f"
 COMMERCE_USER, COMMERCE_PASSWORD = "sandbox_commerce_user", "cm_test_password_6a0f3b8c2d"
+LEDGER_KEY = "sk_test_ledger_4c7e1a9b2d"
+LEDGER_CURRENCIES = {"usd", "eur", "jpy"}
 
 
 def epoch(text: str) -> int:
@@ -110,13 +148,18 @@ def luhn_valid(number: str) -> bool:
     return total % 10 == 0
 
 
-def gateway_token(sandbox: SandboxHandle) -> str:
+def for_account(value: str, account: int) -> str:
+    """Account k's credentials are account 1's suffixed `_acct<k>`."""
+    return value if account == 1 else f"{value}_acct{account}"
+
+
+def gateway_token(sandbox: SandboxHandle, account: int = 1) -> str:
     response = requests.post(
         f"{sandbox.base_url}/gateway/oauth/token",
         data={
             "grant_type": "client_credentials",
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
+            "client_id": for_account(CLIENT_ID, account),
+            "client_secret": for_account(CLIENT_SECRET, account),
         },
         timeout=TIMEOUT,
     )
@@ -125,29 +168,42 @@ def gateway_token(sandbox: SandboxHandle) -> str:
 
 
 class Client:
-    """A minimal client for one sandbox that authenticates and pages as the contract says."""
+    """A minimal client for one sandbox account that authenticates and pages as the contract
+    says."""
 
-    def __init__(self, sandbox: SandboxHandle) -> None:
+    def __init__(self, sandbox: SandboxHandle, account: int = 1) -> None:
         self.sandbox = sandbox
+        self.account = account
         self.http = requests.Session()
         self._token: str | None = None
 
     def get(self, endpoint: Endpoint, **params: Any) -> requests.Response:
+        return self.fetch(endpoint, self.sandbox.base_url + endpoint.path, params)
+
+    def follow(self, endpoint: Endpoint, url: str) -> requests.Response:
+        """A next URL the sandbox handed out, verbatim: no parameters of the client's own."""
+        return self.fetch(endpoint, url, {})
+
+    def fetch(self, endpoint: Endpoint, url: str, params: dict[str, Any]) -> requests.Response:
         headers: dict[str, str] = {}
         auth = None
         if endpoint.provider == "gateway":
-            self._token = self._token or gateway_token(self.sandbox)
+            self._token = self._token or gateway_token(self.sandbox, self.account)
             headers["Authorization"] = f"Bearer {self._token}"
         elif endpoint.provider == "billing":
-            params["api_key"] = API_KEY
+            params = {**params, "api_key": for_account(API_KEY, self.account)}
         elif endpoint.provider == "direct_debit":
-            headers["Authorization"] = f"Bearer {DEBIT_TOKEN}"
+            headers["Authorization"] = f"Bearer {for_account(DEBIT_TOKEN, self.account)}"
+        elif endpoint.provider == "ledger":
+            headers["Authorization"] = f"Bearer {for_account(LEDGER_KEY, self.account)}"
         else:
-            auth = (COMMERCE_USER, COMMERCE_PASSWORD)
-        url = self.sandbox.base_url + endpoint.path
+            auth = (
+                for_account(COMMERCE_USER, self.account),
+                for_account(COMMERCE_PASSWORD, self.account),
+            )
         return self.http.get(url, params=params, headers=headers, auth=auth, timeout=TIMEOUT)
 
-    def page(self, endpoint: Endpoint, **params: Any) -> dict[str, Any]:
+    def page(self, endpoint: Endpoint, **params: Any) -> Any:
         response = self.get(endpoint, **params)
         assert response.status_code == 200, response.text
         return response.json()
@@ -155,14 +211,41 @@ class Client:
     def walk(
         self, endpoint: Endpoint, limit: int, window: dict[str, Any] | None = None
     ) -> tuple[list[dict[str, Any]], int]:
-        """Every record of a resource, following its paginator; also the number of requests."""
-        params: dict[str, Any] = {"limit": limit, **(window or {})}
+        """Every record of a resource, following its paginator; also the number of requests.
+
+        Next URLs and `Link` headers are followed verbatim, so they must carry the window.
+        """
+        params: dict[str, Any] = {endpoint.limit_param: limit, **(window or {})}
         rows: list[dict[str, Any]] = []
+        url: str | None = None
         for requests_made in range(1, 10_000):
-            body = self.page(endpoint, **params)
-            data = body[endpoint.data_key]
+            response = self.follow(endpoint, url) if url else self.get(endpoint, **params)
+            assert response.status_code == 200, response.text
+            body = response.json()
+            data = endpoint.rows(body)
             rows += data
-            if endpoint.paging == "next_cursor":
+            if endpoint.paging == "starting_after":
+                if not body["has_more"]:
+                    return rows, requests_made
+                params["starting_after"] = data[-1]["id"]
+            elif endpoint.paging == "search_page":
+                assert body["has_more"] == (body["next_page"] is not None)
+                if body["next_page"] is None:
+                    return rows, requests_made
+                params["page"] = body["next_page"]
+            elif endpoint.paging in ("next_url", "link_header"):
+                url = (
+                    body["next"]
+                    if endpoint.paging == "next_url"
+                    else response.links.get("next", {}).get("url")
+                )
+                if url is None:
+                    return rows, requests_made
+            elif endpoint.paging == "page_number":
+                if body["page"] >= body["total_pages"]:
+                    return rows, requests_made
+                params["page"] = body["page"] + 1
+            elif endpoint.paging == "next_cursor":
                 if body["next_cursor"] is None:
                     return rows, requests_made
                 params["cursor"] = body["next_cursor"]
@@ -257,6 +340,9 @@ def test_wrong_client_secret_gets_no_token(sandbox: SandboxHandle) -> None:
         ("direct_debit/payments", {"headers": {"Authorization": "Bearer dd_wrong"}}),
         ("commerce/charges", {}),
         ("commerce/charges", {"auth": (COMMERCE_USER, "wrong")}),
+        ("ledger/charges", {}),
+        ("ledger/charges", {"headers": {"Authorization": "Bearer sk_test_ledger_wrong"}}),
+        ("ledger/payouts", {"headers": {"Authorization": f"Basic {LEDGER_KEY}"}}),
     ],
 )
 def test_missing_or_wrong_credentials_are_refused(
@@ -318,11 +404,16 @@ def test_window_that_selects_nothing_gives_an_empty_resource(
     client: Client, endpoint: Endpoint
 ) -> None:
     window = window_params(endpoint, "2020-01-01T00:00:00Z", "2020-02-01T00:00:00Z")
-    body = client.page(endpoint, limit=10, **window)
-    assert body[endpoint.data_key] == []
+    response = client.get(endpoint, **{endpoint.limit_param: 10}, **window)
+    body = response.json()
+    assert endpoint.rows(body) == []
     assert client.walk(endpoint, limit=10, window=window) == ([], 1)
-    assert body.get("next_cursor") is None and body.get("has_more") in (None, False)
-    assert body.get("total", 0) == 0
+    assert "link" not in response.headers
+    if isinstance(body, dict):
+        assert body.get("next_cursor") is None and body.get("has_more") in (None, False)
+        assert body.get("total", 0) == 0
+        assert body.get("next_page") is None and body.get("next") is None
+        assert body.get("total_pages", 1) == 1
 
 
 @pytest.mark.parametrize("endpoint", WINDOWED, ids=lambda e: e.id)
@@ -377,6 +468,214 @@ def test_balances_are_one_page_with_one_row_per_currency(client: Client) -> None
     assert set(body) == {"data"}
 
 
+# --- ledger (Stripe-shaped) ------------------------------------------------------------
+
+
+def query_of(url: str) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(url).query)
+
+
+def test_ledger_charges_say_has_more_false_on_an_exactly_full_last_page(client: Client) -> None:
+    charges = BY_ID["ledger/charges"]
+    last = client.page(charges, limit=50, starting_after="ch_000150")
+    assert (len(last["data"]), last["has_more"]) == (50, False)
+    assert [last["data"][0]["id"], last["data"][-1]["id"]] == ["ch_000151", "ch_000200"]
+    assert (last["object"], last["url"]) == ("list", "/v1/charges")
+    assert client.page(charges, limit=50, starting_after="ch_000149")["has_more"] is True
+    assert len(client.page(charges)["data"]) == 10  # default limit
+
+
+def test_ledger_search_token_carries_its_window(client: Client) -> None:
+    customers = BY_ID["ledger/customers"]
+    window = window_params(customers, "2026-10-05T00:00:00Z", "2026-10-25T00:00:00Z")
+    expected, _ = client.walk(customers, limit=100, window=window)
+    body = client.page(customers, limit=15, **window)
+    assert body["object"] == "search_result"
+    rows = list(body["data"])
+    while body["next_page"] is not None:
+        body = client.page(customers, limit=15, page=body["next_page"])  # window dropped
+        rows += body["data"]
+    assert rows == expected and 0 < len(rows) < 200
+
+
+@pytest.mark.parametrize("endpoint_id", ["ledger/events", "ledger/payouts"])
+def test_ledger_next_urls_carry_limit_window_and_host(
+    clean: SandboxHandle, client: Client, endpoint_id: str
+) -> None:
+    endpoint = BY_ID[endpoint_id]
+    window = window_params(endpoint, "2026-10-05T00:00:00Z", "2026-10-25T00:00:00Z")
+    response = client.get(endpoint, **{endpoint.limit_param: 7}, **window)
+    url = (
+        response.json()["next"] if endpoint.paging == "next_url" else response.links["next"]["url"]
+    )
+    assert url.startswith(f"{clean.base_url}{endpoint.path}?")
+    query = query_of(url)
+    assert query[endpoint.limit_param] == ["7"]
+    assert {name: query[name] for name in _LEDGER_WINDOW} == {
+        name: [str(bound)] for name, bound in window.items()
+    }
+    if endpoint.paging == "link_header":
+        assert query["page"] == ["2"]
+        assert response.headers["Link"] == f'<{url}>; rel="next"'
+    assert len(client.walk(endpoint, limit=7, window=window)[0]) < 200
+
+
+def test_ledger_disputes_count_pages(client: Client) -> None:
+    disputes = BY_ID["ledger/disputes"]
+    first = client.page(disputes)
+    assert (first["page"], first["per_page"], first["total_pages"]) == (1, 20, 10)
+    assert client.page(disputes, per_page=30, page=7)["total_pages"] == math.ceil(200 / 30)
+    beyond = client.page(disputes, per_page=30, page=8)
+    assert (beyond["items"], beyond["page"], beyond["total_pages"]) == ([], 8, 7)
+    assert len(client.page(BY_ID["ledger/payouts"])) == 30  # default per_page
+
+
+def test_ledger_expand_customer_gives_the_customer_object(client: Client) -> None:
+    charges = BY_ID["ledger/charges"]
+    customers = {row["id"]: row for row in client.walk(BY_ID["ledger/customers"], limit=100)[0]}
+    plain = client.page(charges, limit=20)["data"]
+    expanded = client.page(charges, limit=20, **{"expand[]": ["customer", "no_such_field"]})
+    assert all(isinstance(row["customer"], str) for row in plain)
+    assert [row["customer"] for row in expanded["data"]] == [
+        customers[row["customer"]] for row in plain
+    ]
+    assert [{**row, "customer": row["customer"]["id"]} for row in expanded["data"]] == plain
+
+
+def test_ledger_balance_is_one_object(client: Client) -> None:
+    body = client.page(BALANCE)
+    assert set(body) == {"object", "livemode", "available", "pending"}
+    assert (body["object"], body["livemode"]) == ("balance", False)
+    for funds in (body["available"], body["pending"]):
+        assert {row["currency"] for row in funds} == LEDGER_CURRENCIES
+        assert all(isinstance(row["amount"], int) and row["amount"] >= 0 for row in funds)
+    assert client.page(BALANCE, limit=1, page=3) == body  # no paging, no window
+
+
+def test_ledger_records_look_like_stripe_objects(client: Client) -> None:
+    rows = {e.resource: client.walk(e, limit=100)[0] for e in LEDGER}
+    october = (epoch("2026-10-01T00:00:00Z"), epoch("2026-10-31T00:00:00Z"))
+    for name, prefix in [("charges", "ch_"), ("customers", "cus_"), ("events", "evt_")]:
+        assert rows[name][0]["id"] == f"{prefix}000001"
+    for name, records in rows.items():
+        assert all(record["object"] == name.removesuffix("s") for record in records)
+        created = [record["created"] for record in records]
+        assert created == sorted(created)  # creation order is id order
+        assert all(isinstance(c, int) and october[0] <= c < october[1] for c in created)
+    for name in ("charges", "payouts", "disputes"):
+        assert {row["currency"] for row in rows[name]} == LEDGER_CURRENCIES
+        assert all(isinstance(row["amount"], int) for row in rows[name])
+    assert {row["status"] for row in rows["charges"]} == {"succeeded", "pending", "failed"}
+    assert any(row["description"] is None for row in rows["charges"])
+    assert all(row["metadata"]["order"] for row in rows["charges"])
+    assert {row["status"] for row in rows["payouts"]} <= {"paid", "pending", "in_transit", "failed"}
+    assert all(row["arrival_date"] > row["created"] for row in rows["payouts"])
+    assert all(row["type"].startswith("charge.") for row in rows["events"])
+    assert all("@" in row["email"] for row in rows["customers"])
+
+
+@pytest.mark.parametrize("endpoint", [*LEDGER, BALANCE], ids=lambda e: e.id)
+def test_ledger_refuses_in_stripes_shape(
+    sandbox: SandboxHandle, client: Client, endpoint: Endpoint
+) -> None:
+    refused = requests.get(
+        sandbox.base_url + endpoint.path,
+        headers={"Authorization": "Bearer sk_test_ledger_wrong"},
+        timeout=TIMEOUT,
+    )
+    assert refused.status_code == 401
+    assert set(refused.json()) == {"error"}
+    assert refused.json()["error"]["type"] == "authentication_error"
+    assert refused.json()["error"]["message"]
+    if endpoint is BALANCE:
+        return
+    too_many = client.get(endpoint, **{endpoint.limit_param: 101})
+    assert too_many.status_code == 400
+    assert too_many.json()["error"]["type"] == "invalid_request_error"
+    assert len(endpoint.rows(client.page(endpoint, **{endpoint.limit_param: 100}))) == 100
+
+
+@pytest.mark.parametrize(
+    ("endpoint_id", "params"),
+    [
+        ("ledger/charges", {"starting_after": "ch_000201"}),
+        ("ledger/charges", {"starting_after": "cus_000001"}),
+        ("ledger/customers", {"page": "not-a-token"}),
+        ("ledger/customers", {"page": "2"}),
+        ("ledger/events", {"cursor": "forged"}),
+        ("ledger/payouts", {"page": 0}),
+        ("ledger/disputes", {"page": "two"}),
+        ("ledger/disputes", {"per_page": 0}),
+        ("ledger/charges", {"created[gte]": "2026-10-01"}),  # epoch seconds, not ISO
+    ],
+)
+def test_ledger_invalid_parameters_are_400(
+    client: Client, endpoint_id: str, params: dict[str, Any]
+) -> None:
+    response = client.get(BY_ID[endpoint_id], **params)
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "kept"),
+    [
+        (BY_ID["ledger/charges"], {"object", "url", "has_more"}),
+        (BY_ID["ledger/customers"], {"object", "has_more", "next_page"}),
+        (BY_ID["ledger/events"], {"next"}),
+        (BY_ID["ledger/disputes"], {"page", "per_page", "total_pages"}),
+        (BY_ID["ledger/payouts"], set()),  # a bare list: an empty object in its place
+        (BALANCE, {"object", "livemode", "pending"}),
+    ],
+    ids=lambda value: value.id if isinstance(value, Endpoint) else "",
+)
+def test_ledger_missing_selector_drops_the_data(
+    clean: SandboxHandle, client: Client, endpoint: Endpoint, kept: set[str]
+) -> None:
+    clean.inject_fault(endpoint.path, "missing_selector", count=1)
+    assert set(client.page(endpoint)) == kept
+    assert clean.stats()["faults"] == {"missing_selector": 1}
+
+
+def next_request(endpoint: Endpoint, response: requests.Response) -> Any:
+    """What a client following the form asks for next: a parameter or a URL."""
+    body = response.json()
+    if endpoint.paging == "starting_after":
+        return {"starting_after": body["data"][-1]["id"]} if body["has_more"] else None
+    if endpoint.paging == "search_page":
+        return {"page": body["next_page"]} if body["next_page"] else None
+    if endpoint.paging == "next_url":
+        return body["next"]
+    if endpoint.paging == "link_header":
+        return response.links.get("next", {}).get("url")
+    return {"page": body["page"] + 1} if body["page"] < body["total_pages"] else None
+
+
+@pytest.mark.parametrize("endpoint", LEDGER, ids=lambda e: e.id)
+def test_ledger_endless_cursor_never_ends(
+    clean: SandboxHandle, client: Client, endpoint: Endpoint
+) -> None:
+    clean.inject_fault(endpoint.path, "endless_cursor")
+    asked, pages, following = [], [], None
+    for _ in range(4):
+        response = (
+            client.follow(endpoint, following)
+            if isinstance(following, str)
+            else client.get(endpoint, **{endpoint.limit_param: 100}, **(following or {}))
+        )
+        following = next_request(endpoint, response)
+        assert following is not None
+        asked.append(following)
+        pages.append(endpoint.rows(response.json()))
+    assert all(page == pages[0] and len(page) == 100 for page in pages)
+    if endpoint.paging == "page_number":  # a page count that keeps growing
+        assert [ask["page"] for ask in asked] == [2, 3, 4, 5]
+    else:  # the same page asked for again and again
+        assert len({str(ask) for ask in asked}) == 1
+    clean.clear_faults()
+    assert client.walk(endpoint, limit=100)[1] == 2
+
+
 # --- data --------------------------------------------------------------------------------
 
 
@@ -414,6 +713,10 @@ def test_references_point_at_existing_records(client: Client) -> None:
     assert refs("direct_debit/refunds", "payment_id") <= ids("direct_debit/payments")
     assert refs("gateway/list_payments", "transaction_id") <= ids("gateway/transactions")
     assert refs("commerce/charges", "customer_id") <= ids("commerce/customers", "customer_id")
+    assert refs("ledger/charges", "customer") <= ids("ledger/customers")
+    assert refs("ledger/disputes", "charge") <= ids("ledger/charges")
+    events, _ = client.walk(BY_ID["ledger/events"], limit=100)
+    assert {event["data"]["object"]["id"] for event in events} <= ids("ledger/charges")
 
 
 def test_records_look_like_real_payments_data(client: Client) -> None:
@@ -451,6 +754,48 @@ def test_rate_limit_answers_429_with_retry_after(sandbox_factory: Factory) -> No
     assert limited.get(BY_ID["billing/charges"], limit=1).status_code == 200  # per provider
     time.sleep(1.0)
     assert limited.get(BY_ID["commerce/products"], limit=1).status_code == 200
+
+
+@pytest.mark.timeout(30)
+def test_rate_limit_is_per_credential(sandbox_factory: Factory) -> None:
+    # 3 requests/s: a spent bucket takes a third of a second to allow one more, far longer
+    # than the requests below take, so the order of 200s and 429s does not depend on timing.
+    sandbox = sandbox_factory(rate_limit=3, accounts=2)
+    assert sandbox.env["PAYMENTS_LEDGER_ACCT2_SECRET_KEY"] == f"{LEDGER_KEY}_acct2"
+    first, second = Client(sandbox), Client(sandbox, account=2)
+    charges = BY_ID["ledger/charges"]
+    burst = [first.get(charges, limit=1) for _ in range(10)]
+    other = [second.get(charges, limit=1) for _ in range(3)]  # account 2's own budget
+    again = first.get(charges, limit=1)  # account 1 is still out of budget
+    assert [r.status_code for r in burst[:3]] == [200] * 3
+    assert [r.status_code for r in other] == [200] * 3
+    assert again.status_code == 429
+    assert again.headers["Retry-After"] == "1"
+    assert again.json()["error"]["type"] == "rate_limit_error"
+    throttled = sum(r.status_code == 429 for r in [*burst, again])
+    assert throttled >= 7
+    stats = sandbox.stats()
+    assert stats["rate_limited"] == {"ledger": throttled}
+    assert stats["faults"] == {"429": throttled}
+    assert stats["requests_by_account"] == {"ledger/acct1": 11, "ledger/acct2": 3}
+
+
+def test_stats_time_the_data_requests_of_each_provider(
+    clean: SandboxHandle, client: Client
+) -> None:
+    client.get(BY_ID["gateway/transactions"], limit=1)  # its token request is not counted
+    for _ in range(11):
+        client.get(BY_ID["ledger/events"], limit=1)
+        time.sleep(0.1)
+    requests.get(clean.base_url + "/ledger/v1/events", timeout=TIMEOUT)  # refused, yet sent
+    stats = clean.stats()
+    assert stats["data_requests"] == {"gateway": 1, "ledger": 12}
+    assert stats["request_span_seconds"]["gateway"] == 0
+    assert 1.0 <= stats["request_span_seconds"]["ledger"] < 1.6
+    assert stats["rate_limited"] == {}
+    clean.reset_stats()
+    reset = clean.stats()
+    assert (reset["data_requests"], reset["request_span_seconds"]) == ({}, {})
 
 
 def test_latency_delays_every_data_page(sandbox_factory: Factory) -> None:
@@ -545,6 +890,24 @@ def test_same_seed_gives_byte_identical_pages(client: Client, sandbox_factory: F
     for endpoint_id in ("gateway/transactions", "billing/invoices", "direct_debit/mandates"):
         assert page_bytes(client, endpoint_id) == page_bytes(twin, endpoint_id)
         assert page_bytes(client, endpoint_id) != page_bytes(other, endpoint_id)
+    # Ledger bodies hold no URL (events' `next` names the port, so it is left out here).
+    for endpoint in [BALANCE, *(BY_ID[f"ledger/{name}"] for name in ("charges", "disputes"))]:
+        assert client.get(endpoint).content == twin.get(endpoint).content
+        assert client.get(endpoint).content != other.get(endpoint).content
+
+
+# sha256 of `page_bytes` of every shipped list endpoint (and of the gateway balances), in LISTS
+# order, at the session's options, served by the sandbox as it was before the ledger: adding a
+# provider or a paging form must not move a byte of the four shipped ones.
+SHIPPED_PAGES_SHA256 = "b4782567d58d9c5c7aec544540d2016110687ecc4f5a59e248a7cafbf81ddc6f"
+
+
+def test_shipped_providers_serve_the_bytes_they_always_did(client: Client) -> None:
+    digest = hashlib.sha256()
+    for endpoint in SHIPPED:
+        digest.update(page_bytes(client, endpoint.id))
+    digest.update(client.get(Endpoint("gateway", "balances", "/gateway/v1/balances", "")).content)
+    assert digest.hexdigest() == SHIPPED_PAGES_SHA256
 
 
 def test_touch_moves_a_record_into_a_later_window(sandbox_factory: Factory) -> None:
@@ -603,7 +966,14 @@ def test_server_never_logs_a_credential(clean: SandboxHandle, client: Client) ->
     requests.get(clean.base_url + "/billing/v1/charges?api_key=bk_test_key_typo", timeout=TIMEOUT)
     requests.get(clean.base_url + "/nowhere?api_key=" + API_KEY, timeout=TIMEOUT)
     output = clean.output()
-    secrets = (CLIENT_SECRET, API_KEY, DEBIT_TOKEN, COMMERCE_PASSWORD, "bk_test_key_typo")
+    secrets = (
+        CLIENT_SECRET,
+        API_KEY,
+        DEBIT_TOKEN,
+        COMMERCE_PASSWORD,
+        LEDGER_KEY,
+        "bk_test_key_typo",
+    )
     assert not [secret for secret in secrets if secret in output]
     assert not [path for path in clean.stats()["requests"] if "?" in path or "key" in path]
 
@@ -634,4 +1004,6 @@ def test_env_command_prints_export_lines() -> None:
     assert "export PAYMENTS_COMMERCE_BASE_URL='http://127.0.0.1:9999/commerce/v1/'" in lines
     assert f"export PAYMENTS_GATEWAY_CLIENT_SECRET='{CLIENT_SECRET}'" in lines
     assert "export PAYMENTS_BILLING_WEBHOOK_SECRET='whsec_test_billing_9b2d4c6e'" in lines
-    assert len(lines) == 15 and all(line.startswith("export PAYMENTS_") for line in lines)
+    assert "export PAYMENTS_LEDGER_BASE_URL='http://127.0.0.1:9999/ledger'" in lines
+    assert f"export PAYMENTS_LEDGER_SECRET_KEY='{LEDGER_KEY}'" in lines
+    assert len(lines) == 17 and all(line.startswith("export PAYMENTS_") for line in lines)

@@ -11,10 +11,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+import yaml
 
 from payments_assets.pipelines import duckdb_destination, run_pipeline
 from payments_assets.sources import Window, build_source, connection_from_environ
-from payments_assets.specs import ProviderSpec, load_providers
+from payments_assets.sources.rate_limit import RequestBudget
+from payments_assets.specs import ProviderSpec, load_provider, load_providers
 
 from .source_fixtures import query
 
@@ -154,3 +156,141 @@ def test_a_walk_whose_last_page_is_exactly_the_limit_lands_every_row(
         database, f'select count(*), count(distinct "{key}") from {provider}."{resource}"'
     )
     assert rows == distinct == 1000
+
+
+class FakeClock:
+    """Time that moves only when someone sleeps: a budget's pacing measured exactly."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_a_budget_lets_a_burst_through_then_paces_at_its_rate():
+    clock = FakeClock()
+    budget = RequestBudget(rate=10, capacity=5, clock=clock, sleep=clock.sleep)
+    sent = []
+    for _ in range(25):
+        budget.take()
+        sent.append(clock.now)
+    assert sent[:5] == [0.0] * 5, "the burst goes at once"
+    assert sent[-1] == pytest.approx(2.0), "then 20 more at 10/s"
+
+
+def test_a_429_pauses_the_budget_for_everyone():
+    clock = FakeClock()
+    budget = RequestBudget(rate=100, capacity=10, clock=clock, sleep=clock.sleep)
+    budget.take()
+    budget.pause(3)
+    budget.take()
+    assert clock.now >= 3.0, "nobody sends before Retry-After has passed"
+    assert budget.waited >= 3.0
+
+
+# A Stripe-shaped provider, as YAML only ---------------------------------------------------
+
+LEDGER_YAML = Path(__file__).parents[1] / "docs" / "providers" / "ledger.yaml"
+LISTS = ("charges", "customers", "events", "payouts", "disputes")
+
+
+def _ledger(tmp_path: Path, edit=None) -> ProviderSpec:
+    """The documented ledger YAML, edited (page sizes, budget) for a test."""
+    raw = yaml.safe_load(LEDGER_YAML.read_text())
+    if edit is not None:
+        edit(raw)
+    path = tmp_path / "ledger.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return load_provider(path)
+
+
+def _small_pages(size: int):
+    def edit(raw: dict) -> None:
+        raw["resource_defaults"]["endpoint"]["paginator"]["limit"] = size
+        for resource in raw["resources"]:
+            endpoint = resource["endpoint"]
+            if "paginator" in endpoint and "limit" in endpoint["paginator"]:
+                endpoint["paginator"]["limit"] = size
+            for param in ("limit", "per_page"):
+                if param in endpoint.get("params", {}):
+                    endpoint["params"][param] = size
+
+    return edit
+
+
+def _load(spec: ProviderSpec, sandbox, database: Path, resources=None) -> None:
+    source = build_source(spec, connection_from_environ(spec, sandbox.env), OCTOBER, resources)
+    with run_pipeline(spec.name, duckdb_destination(database), spec.name) as pipeline:
+        pipeline.run(source, loader_file_format="parquet").raise_on_failed_jobs()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("records", "page"), [(100, 20), (90, 20)])  # full and short last pages
+def test_every_pagination_form_of_a_stripe_shaped_api_lands_every_row_once(
+    sandbox_factory, tmp_path, records, page
+):
+    sandbox = sandbox_factory(records=records)
+    spec = _ledger(tmp_path, _small_pages(page))
+    database = (
+        tmp_path / "warehouse.duckdb"
+    )  # not ledger.duckdb: DuckDB names its catalog after the file
+    _load(spec, sandbox, database)
+    for name in LISTS:
+        [(rows, distinct)] = query(
+            database, f'select count(*), count(distinct id) from ledger."{name}"'
+        )
+        assert rows == distinct == records, name
+    [(balances,)] = query(database, "select count(*) from ledger.balance")
+    assert balances == 1, "a single object is one row"
+    currencies = query(database, "select count(*) from ledger.balance__available")
+    assert currencies[0][0] >= 1, "its nested list is a child table"
+    expanded = {row[0] for row in query(database, "describe ledger.charges")}
+    assert "customer__email" in expanded, "expand[]=customer was sent as a list parameter"
+    requests = sandbox.stats()["data_requests"]["ledger"]
+    assert requests >= len(LISTS) * (records // page), "pages of `page` records were walked"
+
+
+@pytest.mark.timeout(120)
+def test_a_budgeted_run_keeps_the_providers_rate_across_parallel_resources(
+    sandbox_factory, tmp_path
+):
+    """The sandbox limits the key to R requests/s; the run, its resources in parallel, draws
+    from one bucket of R/s: no 429 (or only the first), every row, within R's time + 20 %."""
+    rate, burst, records, page = 20.0, 5, 60, 5
+
+    def budget(raw: dict) -> None:
+        _small_pages(page)(raw)
+        raw["rate_limit"] = {"requests_per_second": rate, "burst": burst}
+
+    sandbox = sandbox_factory(records=records, rate_limit=rate)
+    spec = _ledger(tmp_path, budget)
+    _load(spec, sandbox, tmp_path / "budgeted.duckdb", resources=LISTS[:4])
+    stats = sandbox.stats()
+    requests, span = stats["data_requests"]["ledger"], stats["request_span_seconds"]["ledger"]
+    assert stats["rate_limited"].get("ledger", 0) <= 1, stats["rate_limited"]
+    for name in LISTS[:4]:
+        [(rows,)] = query(tmp_path / "budgeted.duckdb", f'select count(*) from ledger."{name}"')
+        assert rows == records, name
+    allowed = (requests - burst) / rate
+    assert span <= 1.2 * allowed + 0.5, f"{requests} requests took {span:.1f} s at {rate}/s"
+    assert span >= 0.8 * allowed, "the budget was kept, not skipped"
+
+
+@pytest.mark.timeout(120)
+def test_without_a_budget_the_same_run_meets_429s(sandbox_factory, tmp_path):
+    """What the budget prevents: four resources firing as fast as answered are refused."""
+
+    def patient(raw: dict) -> None:
+        _small_pages(5)(raw)
+        raw.pop("rate_limit")
+        raw["resource_defaults"]["endpoint"]["error_handler"].update(
+            max_retries=20, backoff_factor=0.01, max_retry_delay=1
+        )
+
+    sandbox = sandbox_factory(records=60, rate_limit=20.0)
+    _load(_ledger(tmp_path, patient), sandbox, tmp_path / "free.duckdb", resources=LISTS[:4])
+    assert sandbox.stats()["rate_limited"].get("ledger", 0) > 1

@@ -10,6 +10,7 @@ import yaml
 
 from payments_assets.specs import (
     ProviderSpecError,
+    columns_config,
     endpoint_params,
     load_provider,
     load_providers,
@@ -204,3 +205,158 @@ def test_the_code_location_loads_a_provider_from_the_providers_dir(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "acme/mandates" in result.stdout and "acme/payments" in result.stdout
+
+
+# Real provider shapes: paginators, single objects, list parameters, rate budgets -----------
+
+
+def test_every_paginator_form_translates_to_dlts_own_or_ours():
+    forms = {
+        "cursor with has_more": (
+            {"type": "cursor", "cursor_path": "next_page", "cursor_param": "page",
+             "has_more_path": "has_more"},
+            {"type": "cursor", "cursor_path": "next_page", "cursor_param": "page",
+             "has_more_path": "has_more"},
+        ),
+        "starting_after": (
+            {"type": "cursor", "last_record_field": "id", "cursor_param": "starting_after",
+             "has_more_path": "has_more", "limit": 100},
+            {"type": "last_record_cursor", "record_field": "id",
+             "cursor_param": "starting_after", "has_more_path": "has_more"},
+        ),
+        "next url": ({"type": "next_url"}, {"type": "json_link", "next_url_path": "next"}),
+        "link header": ({"type": "link_header"}, {"type": "header_link", "links_next_key": "next"}),
+        "pages": (
+            {"type": "page_number", "base_page": 1, "total_path": "total_pages", "limit": 50},
+            {"type": "page_number", "page_param": "page", "base_page": 1,
+             "total_path": "total_pages", "stop_after_empty_page": True},
+        ),
+    }  # fmt: skip
+    for name, (dialect, dlt) in forms.items():
+        spec = parse_provider(
+            _variant(
+                "billing",
+                lambda raw, d=dialect: raw["resources"][0]["endpoint"].update(paginator=d),
+            ),
+            file="x.yaml",
+            name="billing",
+        )
+        assert paginator_config(spec.view("customers").paginator) == dlt, name
+    starting_after = parse_provider(
+        _variant("billing", lambda raw: raw["resources"][0]["endpoint"].update(
+            paginator=forms["starting_after"][0])), file="x.yaml", name="billing"
+    )  # fmt: skip
+    assert endpoint_params(starting_after.view("customers").endpoint) == {"limit": 100}
+
+
+def test_a_cursor_needs_exactly_one_place_to_read_it_from():
+    both = {"type": "cursor", "cursor_path": "next", "last_record_field": "id",
+            "cursor_param": "after"}  # fmt: skip
+    error = _error("billing", lambda raw: raw["resources"][0]["endpoint"].update(paginator=both))
+    assert error.key == "resources[customers].endpoint.paginator.cursor_path"
+    assert "exactly one" in error.problem
+
+
+def test_a_single_object_resource_may_drop_the_inherited_key():
+    def balance(raw):
+        raw["resources"].append(
+            {"name": "balance", "primary_key": None, "write_disposition": "replace",
+             "endpoint": {"path": "/v1/balance", "data_selector": "$",
+                          "paginator": {"type": "single_page"}, "incremental": None}}
+        )  # fmt: skip
+
+    spec = parse_provider(_variant("billing", balance), file="x.yaml", name="billing")
+    view = spec.view("balance")
+    assert view.primary_key == () and view.dlt_primary_key is None
+    assert view.write_disposition == "replace" and not view.windowed
+    assert spec.view("charges").primary_key == ("id",), "the others keep the default"
+
+
+def test_merge_without_a_key_is_refused():
+    error = _error("billing", lambda raw: raw["resources"][0].update(primary_key=None))
+    assert error.key == "resources[customers].primary_key" and "merge" in error.problem
+
+
+def test_list_and_per_resource_params_add_to_the_defaults():
+    def params(raw):
+        raw["resource_defaults"]["endpoint"]["params"] = {"expand[]": ["customer", "invoice"]}
+        raw["resources"][2]["endpoint"]["params"] = {"status": "succeeded"}
+
+    spec = parse_provider(_variant("billing", params), file="x.yaml", name="billing")
+    assert endpoint_params(spec.view("charges").endpoint) == {
+        "expand[]": ["customer", "invoice"],
+        "status": "succeeded",
+    }
+    assert spec.view("customers").endpoint.params == {"expand[]": ["customer", "invoice"]}
+
+
+def test_a_rate_limit_per_provider_and_per_account():
+    def budget(raw):
+        raw["rate_limit"] = {"requests_per_second": 25, "burst": 5}
+        raw["accounts"] = [
+            {"name": "eu", "credentials": {"api_key": {"env": "EU_KEY"}}},
+            {"name": "us", "credentials": {"api_key": {"env": "US_KEY"}},
+             "rate_limit": {"requests_per_second": 100}},
+        ]  # fmt: skip
+
+    spec = parse_provider(_variant("billing", budget), file="x.yaml", name="billing")
+    assert (spec.rate_limit_of("eu").requests_per_second, spec.rate_limit_of("eu").capacity) == (
+        25,
+        5,
+    )
+    assert spec.rate_limit_of("us").capacity == 100
+    error = _error("billing", lambda raw: raw.update(rate_limit={"requests_per_second": 0}))
+    assert error.key == "rate_limit.requests_per_second"
+
+
+# Deletes ---------------------------------------------------------------------------------
+
+
+def test_deletes_resolve_per_resource_over_the_defaults():
+    def deletes(raw):
+        raw["resource_defaults"]["deletes"] = {"webhooks": ["{resource}.deleted"]}
+        raw["resources"][0]["deletes"] = {
+            "mode": "hard",
+            "when": {"field": "deleted", "values": [True]},
+        }
+
+    spec = parse_provider(_variant("billing", deletes), file="x.yaml", name="billing")
+    customers, charges = spec.view("customers"), spec.view("charges")
+    assert customers.deletes.mode == "hard" and customers.deletes.when.values == (True,)
+    assert customers.deletes.webhooks == ("customers.deleted",)
+    assert charges.deletes.mode == "soft" and charges.deletes.webhooks == ("charges.deleted",)
+    assert columns_config(customers)["_deleted_at"] == {
+        "data_type": "timestamp", "nullable": True, "hard_delete": True
+    }  # fmt: skip
+    assert "hard_delete" not in columns_config(charges)["_deleted_at"]
+
+
+def test_a_soft_deleted_snapshot_merges_instead_of_replacing():
+    gateway = load_provider(GOOD / "gateway.yaml")
+    assert gateway.view("balances").write_disposition == "replace"
+    edited = parse_provider(
+        (GOOD / "gateway.yaml")
+        .read_text()
+        .replace(
+            "    write_disposition: replace\n",
+            "    write_disposition: replace\n    deletes: {absent_from_snapshot: true}\n",
+        ),
+        file="x.yaml",
+        name="gateway",
+    )
+    assert edited.view("balances").write_disposition == "merge"
+
+
+def test_deletes_are_checked_against_the_resources():
+    absent = _error(
+        "billing", lambda raw: raw["resources"][0].update(deletes={"absent_from_snapshot": True})
+    )
+    assert absent.key == "resources[customers].deletes.absent_from_snapshot"
+    assert "windowed" in absent.problem
+    unknown = _error(
+        "billing",
+        lambda raw: raw["resources"][0].update(
+            deletes={"events": {"resource": "nope", "types": ["customer.deleted"]}}
+        ),
+    )
+    assert unknown.key == "resources[customers].deletes.events.resource"

@@ -8,6 +8,7 @@ source is built in the run, from the credentials resource and the partition wind
 """
 
 from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
 
 import dagster as dg
 from dagster import AssetExecutionContext
@@ -19,10 +20,12 @@ from dlt.extract.source import DltSource
 
 from ..layers import RAW, layer_tags, provider_pool, raw_key
 from ..partitions import account_of, asset_partitions
-from ..resources import Warehouse, credentials_key
+from ..resources import WEBHOOK_STORE_KEY, Warehouse, credentials_key
 from ..sources import Connection, Window, redacted_errors
-from ..specs import ACCOUNT_COLUMN, ProviderSpec
+from ..sources.deletions import DeletionNotes
+from ..specs import ACCOUNT_COLUMN, ProviderSpec, ResourceView
 from ..warehouse_sql import WarehouseSession
+from .deletions import deleted_rows, keep_ledger
 
 
 class PaymentsDltTranslator(DagsterDltTranslator):
@@ -92,6 +95,26 @@ def _with_row_facts(
     return event._replace(metadata=metadata)  # type: ignore[attr-defined]
 
 
+def _with_deletions(
+    event: dg.MaterializeResult,
+    kept: tuple[int, int],
+    session: WarehouseSession,
+    view: ResourceView,
+    account: str | None,
+) -> dg.MaterializeResult:
+    """What the deletion ledger did on this load, beside the row facts."""
+    recorded, applied = kept
+    metadata = {
+        **(event.metadata or {}),
+        "deletions_recorded": dg.MetadataValue.int(recorded),
+        "deletions_applied": dg.MetadataValue.int(applied),
+    }
+    marked = deleted_rows(session, view, account)
+    if marked is not None:
+        metadata["deleted_rows"] = dg.MetadataValue.int(marked)
+    return event._replace(metadata=metadata)  # type: ignore[attr-defined]
+
+
 def _provider_multi_asset(
     spec: ProviderSpec,
     resource_names: Sequence[str],
@@ -106,6 +129,10 @@ def _provider_multi_asset(
     )
     partitions_def = asset_partitions(spec, windowed=partitioned)
     creds_keys = {account: credentials_key(spec.name, account) for account in spec.account_names}
+    views = [spec.view(name) for name in resource_names]
+    # Deletions arriving by webhook are read from the receiver's store after each load.
+    webhook_deletes = any(view.deletes and view.deletes.webhooks for view in views)
+    extra_keys = {WEBHOOK_STORE_KEY} if webhook_deletes else set()
     if spec.multi_account:
         backfill_policy = dg.BackfillPolicy.multi_run(1)  # one run per account and window
     else:
@@ -120,7 +147,7 @@ def _provider_multi_asset(
         can_subset=True,
         partitions_def=partitions_def,
         backfill_policy=backfill_policy,
-        required_resource_keys={"dlt", "warehouse", *creds_keys.values()},
+        required_resource_keys={"dlt", "warehouse", *creds_keys.values(), *extra_keys},
         pool=provider_pool(destination_kind, spec.name),
         op_tags=layer_tags(RAW, spec.name),
     )
@@ -143,8 +170,12 @@ def _provider_multi_asset(
         # definitions does not need.
         from ..sources.build import build_source
 
+        loaded_at, notes = datetime.now(timezone.utc), DeletionNotes()
+        store = context.resources.webhook_store.store() if webhook_deletes else None
         with redacted_errors(connection.redactor, f"{spec.name} load"):
-            source = build_source(spec, connection, window, resources=selected, account=account)
+            source = build_source(
+                spec, connection, window, selected, loaded_at, account, deletions=notes
+            )
             with warehouse.pipeline(spec.name, dataset) as pipeline:
                 events = list(
                     dlt.run(
@@ -156,8 +187,14 @@ def _provider_multi_asset(
                     )
                 )
             with warehouse.session() as session:
+                loaded = [spec.view(name) for name in selected]
+                kept = keep_ledger(session, spec, loaded, account, notes.taken(), store, loaded_at)
                 for event in events:
-                    yield _with_row_facts(event, window, session, dataset, shared)
+                    view = spec.view(event.asset_key.path[-1])
+                    result = _with_row_facts(event, window, session, dataset, shared)
+                    if view.name in kept:
+                        result = _with_deletions(result, kept[view.name], session, view, shared)
+                    yield result
 
     return load
 

@@ -285,12 +285,33 @@ FROM (
 """,
 )
 
+FCT_DELETIONS = Mart(
+    name="fct_deletions",
+    grain=("provider", "resource", "account", "record_id"),
+    question=(
+        "What did the providers delete, and when did we learn it? One row per deleted record: "
+        "provider, resource, account, `record_key` (`provider:id`, as the other marts key "
+        "records), `deleted_at` and `deletion_date` (UTC), the signal it came by (marked on the "
+        "record, an events resource, a webhook, absence from a snapshot) and the mode (soft: "
+        "the raw row is kept and marked; hard: removed). Every other mart leaves deleted "
+        "records out; this is the one that counts them, to reconcile with a provider's log."
+    ),
+    reads=((STAGING_SCHEMA, "deleted_records"),),
+    sql=f"""
+SELECT "provider", "resource", "account", "record_id",
+  "provider" || ':' || "record_id" AS "record_key",
+  "deleted_at", {_day('"deleted_at"')} AS "deletion_date", "signal", "mode"
+FROM {table_ref(STAGING_SCHEMA, "deleted_records")}
+""",
+)
+
 MARTS: tuple[Mart, ...] = (  # in build order: a mart comes after the marts it reads
     FCT_PAYMENTS,
     FCT_REFUNDS,
     DIM_CUSTOMERS,
     DAILY_REVENUE,
     PAYOUTS_RECONCILIATION,
+    FCT_DELETIONS,
 )
 
 

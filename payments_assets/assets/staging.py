@@ -15,8 +15,10 @@ from ..card_numbers import mask_text
 from ..layers import STAGING, layer_tags, raw_key, staging_key, staging_table, writer_pool
 from ..resources import Warehouse
 from ..specs import ACCOUNT_COLUMN, DEFAULT_ACCOUNT, ProviderSpec, ResourceView
+from ..specs.resolved import DELETED_AT
 from ..warehouse_sql import TEXT_TYPES, WarehouseSession, literal, quote, table_ref
 from .amounts import major_units_sql
+from .deletions import LEDGER
 from .table_facts import table_facts
 
 DLT_ROW_ID = "_dlt_id"  # a row version's id in dlt's bookkeeping: meaningless downstream
@@ -73,10 +75,15 @@ def describe(view: ResourceView) -> str:
         if view.statuses
         else ""
     )
+    deleted = (
+        " Records the provider deleted are left out (`marts.fct_deletions` lists them)."
+        if view.deletes
+        else ""
+    )
     return (
         f"{view.description} Staged from raw `{view.provider}.{view.table}`: one row per "
         f"`{', '.join(view.primary_key) or 'row'}` (its latest version), timestamps in UTC"
-        f"{statuses}.{money}"
+        f"{statuses}.{money}{deleted}"
     )
 
 
@@ -132,9 +139,12 @@ def select_sql(view: ResourceView, raw_schema: str, raw_columns: Mapping[str, st
     expressions = [f'{account} AS "account"'] + [
         expression
         for name, raw_type in present.items()
-        if name not in (DLT_ROW_ID, ACCOUNT_COLUMN, "account")
+        if name not in (DLT_ROW_ID, ACCOUNT_COLUMN, "account", DELETED_AT)
         for expression in _expressions(view, name, raw_type)
     ]
+    # A record the provider deleted is not in staging (nor in the marts built on it): its
+    # latest version says so, whatever older versions an appended table still holds.
+    alive = f"{quote(DELETED_AT)} IS NULL" if DELETED_AT in raw_columns else "TRUE"
     newest_first = [
         f"{quote(name)} DESC NULLS LAST"
         for name in (view.cursor_column, "_loaded_at", "_dlt_load_id")
@@ -142,13 +152,13 @@ def select_sql(view: ResourceView, raw_schema: str, raw_columns: Mapping[str, st
     ]
     raw = table_ref(raw_schema, view.table)
     if not view.key_columns:
-        return f"SELECT {', '.join(expressions)} FROM {raw}"
+        return f"SELECT {', '.join(expressions)} FROM {raw} WHERE {alive}"
     partition = ", ".join(quote(column) for column in view.key_columns)
     order = f" ORDER BY {', '.join(newest_first)}" if newest_first else ""
     return (
         f"SELECT {', '.join(expressions)} FROM (SELECT *, ROW_NUMBER() OVER "
         f"(PARTITION BY {partition}{order}) AS _version_rank FROM {raw}) AS versions "
-        "WHERE _version_rank = 1"
+        f"WHERE _version_rank = 1 AND {alive}"
     )
 
 
@@ -182,15 +192,66 @@ def staging_views(specs: Sequence[ProviderSpec]) -> list[ResourceView]:
     return [view for spec in specs for view in spec.views]
 
 
+DELETED_RECORDS = "deleted_records"
+DELETED_RECORDS_KEY = dg.AssetKey([STAGING, DELETED_RECORDS])
+_NO_DELETIONS = (
+    "SELECT CAST(NULL AS VARCHAR) AS provider, CAST(NULL AS VARCHAR) AS resource, "
+    "CAST(NULL AS VARCHAR) AS account, CAST(NULL AS VARCHAR) AS record_id, "
+    "CAST(NULL AS TIMESTAMP WITH TIME ZONE) AS deleted_at, CAST(NULL AS VARCHAR) AS signal, "
+    "CAST(NULL AS VARCHAR) AS mode WHERE FALSE"
+)
+
+
+def deleted_records_spec(views: Sequence[ResourceView], destination_kind: str) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key=DELETED_RECORDS_KEY,
+        deps=[raw_key(view) for view in views],
+        description=(
+            "Every record a provider deleted, one row each: the resource, account and id, when "
+            "it was deleted, how we learnt it (marked on the record, an events resource, a "
+            "webhook, absence from a snapshot) and the resource's mode (soft: the raw row is "
+            "kept, marked; hard: it is removed). Read from each raw dataset's deletion ledger."
+        ),
+        group_name=STAGING,
+        kinds={"sql", destination_kind},
+        owners=["team:payments-data"],
+        tags=layer_tags(STAGING),
+        metadata={"dagster/table_name": f"{STAGING}.{DELETED_RECORDS}"},
+    )
+
+
+def build_deleted_records(
+    views: Sequence[ResourceView], session: WarehouseSession
+) -> dict[str, dg.MetadataValue]:
+    """One table of every ledger's rows, for the marts that must count deletions."""
+    parts = []
+    for view in views:
+        assert view.deletes is not None
+        for dataset in view.dataset_names:
+            if session.table_exists(dataset, LEDGER):
+                parts.append(
+                    f"SELECT {literal(view.provider)} AS provider, resource, account, record_id, "
+                    f"deleted_at, signal, {literal(view.deletes.mode)} AS mode "
+                    f"FROM {table_ref(dataset, LEDGER)} WHERE resource = {literal(view.name)}"
+                )
+    session.replace_table(STAGING, DELETED_RECORDS, " UNION ALL ".join(parts) or _NO_DELETIONS)
+    return table_facts(session, STAGING, DELETED_RECORDS)
+
+
 def staging_assets(
     specs: Sequence[ProviderSpec], destination_kind: str
 ) -> list[dg.AssetsDefinition]:
     """One asset per raw resource, all in one op: a refresh of every table is one step."""
     views = staging_views(specs)
+    tracked = [view for view in views if view.deletes is not None]
+    specs_ = [
+        *(staging_spec(view, destination_kind) for view in views),
+        deleted_records_spec(tracked, destination_kind),
+    ]
 
     @dg.multi_asset(
         name="staging_tables",
-        specs=[staging_spec(view, destination_kind) for view in views],
+        specs=specs_,
         can_subset=True,
         pool=writer_pool(destination_kind),
         op_tags=layer_tags(STAGING),
@@ -211,6 +272,10 @@ def staging_assets(
                     failures.append(f"{key.to_user_string()}: {error}")
                     continue
                 yield dg.MaterializeResult(asset_key=key, metadata=facts)
+            if DELETED_RECORDS_KEY in context.selected_asset_keys:
+                yield dg.MaterializeResult(
+                    asset_key=DELETED_RECORDS_KEY, metadata=build_deleted_records(tracked, session)
+                )
         if failures:
             raise StagingError("staging tables not built:\n" + "\n".join(failures))
 

@@ -11,6 +11,7 @@ import dagster as dg
 from ..layers import raw_key
 from ..resources import Warehouse
 from ..specs import ProviderSpec
+from .deletions import DELETIONS_VS_HISTORY
 from .integrity import PRIMARY_KEY_NOT_NULL, PRIMARY_KEY_UNIQUE, REQUIRED_FIELDS_NOT_NULL
 from .money import AMOUNTS_IN_MINOR_UNITS, CURRENCIES_ISO_4217
 from .rules import Finding, Rule, Subject, joined
@@ -27,6 +28,7 @@ RULES: tuple[Rule, ...] = (
     CURRENCIES_ISO_4217,
     ROW_COUNT_VS_HISTORY,
     SCHEMA_UNCHANGED,
+    DELETIONS_VS_HISTORY,
 )
 
 

@@ -1,4 +1,5 @@
-"""The local payments API in test mode: all four providers on one loopback port.
+"""The local payments API in test mode: the four shipped providers and the Stripe-shaped
+`ledger` on one loopback port.
 
 See docs/sandbox.md for the contract. Tests use `running_sandbox`; in-process use
 `create_app(SandboxOptions(...))`; the demo uses the `payments-sandbox` console script.

@@ -1,8 +1,8 @@
 """The provider-facing endpoints: OAuth2 token issue and every list resource.
 
 A data request goes through the same gate for every provider (count, latency, auth, rate
-limit, injected fault, random failure) before its page is built, so faults behave alike
-everywhere.
+limit per credential, injected fault, random failure) before its page is built, so faults
+behave alike everywhere.
 """
 
 import asyncio
@@ -16,8 +16,9 @@ from payments_assets.sandbox.auth import check_request, client_credentials
 from payments_assets.sandbox.catalog import Resource
 from payments_assets.sandbox.credentials import account_id
 from payments_assets.sandbox.errors import ApiError, error_body
+from payments_assets.sandbox.expansion import expand
 from payments_assets.sandbox.faults import status_of
-from payments_assets.sandbox.paging import build_page
+from payments_assets.sandbox.paging import Page, build_page
 from payments_assets.sandbox.responses import FastJSONResponse, html_page, truncated_json
 from payments_assets.sandbox.state import SandboxState
 
@@ -54,6 +55,7 @@ def token_endpoint(state: SandboxState) -> Endpoint:
 def _gate(state: SandboxState, resource: Resource, request: Request) -> Response | str | None:
     """Refuse or fail the request as configured; else return the injected fault kind, if any."""
     provider = resource.provider
+    state.stats.data_request(provider)
     try:
         account = check_request(
             provider, request.headers, request.query_params, state.tokens, state.options.accounts
@@ -64,8 +66,9 @@ def _gate(state: SandboxState, resource: Resource, request: Request) -> Response
         return refusal(provider, error)
     request.state.account = account
     state.stats.by_account[f"{provider}/{account_id(account)}"] += 1
-    if not state.buckets[provider].allow():
+    if not state.buckets[(provider, account)].allow():  # each credential has its own budget
         state.stats.faults["429"] += 1
+        state.stats.rate_limited[provider] += 1
         limited = ApiError(429, "rate_limited", "too many requests", {"Retry-After": "1"})
         return refusal(provider, limited)
     kind = state.faults.take(request.url.path)
@@ -76,14 +79,21 @@ def _gate(state: SandboxState, resource: Resource, request: Request) -> Response
     return kind
 
 
-def _faulty(resource: Resource, kind: str, page: dict[str, Any]) -> Response:
+def _faulty(resource: Resource, kind: str, page: Page) -> Response:
     if kind in ("html", "html_500"):
         return html_page(500 if kind == "html_500" else 200)
     if kind == "truncated_json":
-        return truncated_json(page)
+        return truncated_json(page.body, page.headers)
     if kind == "missing_selector":
-        return FastJSONResponse({k: v for k, v in page.items() if k != resource.data_key})
-    return FastJSONResponse(page)
+        return FastJSONResponse(_without_data(resource, page.body), headers=page.headers)
+    return FastJSONResponse(page.body, headers=page.headers)
+
+
+def _without_data(resource: Resource, body: Any) -> Any:
+    """The body without its data key; a bare list has none, so an empty object stands in it."""
+    if isinstance(body, list):
+        return {}
+    return {k: v for k, v in body.items() if k != resource.data_key}
 
 
 def list_endpoint(state: SandboxState, resource: Resource) -> Endpoint:
@@ -94,13 +104,20 @@ def list_endpoint(state: SandboxState, resource: Resource) -> Endpoint:
         gate = _gate(state, resource, request)
         if isinstance(gate, Response):
             return gate
-        dataset = state.accounts[request.state.account][resource.key]
+        datasets = state.accounts[request.state.account]
         try:
-            page = build_page(dataset, request.query_params, endless=gate == "endless_cursor")
+            page = build_page(
+                datasets[resource.key],
+                request.query_params,
+                endless=gate == "endless_cursor",
+                url=str(request.url.replace(query="")),
+            )
         except ApiError as error:
             return refusal(resource.provider, error)
+        if resource.expandable:
+            expand(resource, page.rows, request.query_params.getlist("expand[]"), datasets)
         if gate is None:
-            return FastJSONResponse(page)
+            return FastJSONResponse(page.body, headers=page.headers)
         state.stats.faults["500" if gate == "html_500" else gate] += 1
         return _faulty(resource, gate, page)
 

@@ -31,7 +31,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(options: SandboxOptions | None = None) -> Starlette:
-    """A sandbox app serving all four providers with data and faults as `options` say."""
+    """A sandbox app serving every provider with data and faults as `options` say."""
     state = SandboxState(options or SandboxOptions())
     routes = [Route(TOKEN_PATH, token_endpoint(state), methods=["POST"])]
     routes += [Route(r.path, list_endpoint(state, r), methods=["GET"]) for r in RESOURCES]

@@ -144,6 +144,8 @@ def _authenticate(
         if found is None:
             raise ApiError(401, "invalid_api_usage", "missing or invalid access token")
         return found
+    if provider == "ledger":
+        return _ledger_key(headers, accounts)
     user, password = _basic(headers) or (None, None)
     found = _matching_account(
         accounts,
@@ -159,4 +161,21 @@ def _authenticate(
             "HTTP basic credentials missing or wrong",
             {"WWW-Authenticate": 'Basic realm="commerce"'},
         )
+    return found
+
+
+def _ledger_key(headers: Mapping[str, str], accounts: int) -> int:
+    """Stripe's secret key as a bearer token; Stripe words both refusals this way."""
+    key = _bearer(headers)
+    if key is None:
+        raise ApiError(
+            401,
+            "authentication_error",
+            "You did not provide an API key (Authorization: Bearer sk_test_...)",
+        )
+    found = _matching_account(
+        accounts, lambda n: _same(key, cred.for_account(cred.LEDGER_SECRET_KEY, n))
+    )
+    if found is None:
+        raise ApiError(401, "authentication_error", "Invalid API Key provided")
     return found

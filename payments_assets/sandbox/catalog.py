@@ -9,6 +9,7 @@ from enum import Enum
 from typing import Literal
 
 BALANCE_CURRENCIES: tuple[str, ...] = ("usd", "eur", "gbp", "jpy", "chf", "cad")
+LEDGER_CURRENCIES: tuple[str, ...] = ("usd", "eur", "jpy")
 
 
 class Paging(str, Enum):
@@ -20,6 +21,12 @@ class Paging(str, Enum):
     AFTER_CURSOR = "after_cursor"  # direct_debit: {"<resource>", "meta": {"cursors": ...}}
     OFFSET_SHORT_PAGE = "offset_short_page"  # commerce: {"data"}; a short page is the end
     SINGLE_PAGE = "single_page"  # gateway balances: {"data"}
+    STARTING_AFTER = "starting_after"  # ledger charges: {"object": "list", "has_more", "data"}
+    SEARCH_PAGE = "search_page"  # ledger customers: {"object": "search_result", "next_page"}
+    NEXT_URL = "next_url"  # ledger events: {"data", "next": "<absolute url>"}
+    LINK_HEADER = "link_header"  # ledger payouts: a bare list, `Link: <url>; rel="next"`
+    PAGE_NUMBER = "page_number"  # ledger disputes: {"items", "page", "per_page", "total_pages"}
+    SINGLE_OBJECT = "single_object"  # ledger balance: one object, not a list
 
 
 @dataclass(frozen=True)
@@ -36,11 +43,14 @@ class Resource:
     statuses: tuple[str, ...]
     default_limit: int = 100
     max_limit: int = 100
+    limit_param: str = "limit"
     time_field: str | None = "updated_at"
     time_format: Literal["iso", "epoch"] = "iso"
     window_params: tuple[str, str] | None = None
     updates: bool = True
     fixed_ids: tuple[str, ...] | None = None
+    expandable: tuple[tuple[str, str], ...] = ()
+    """(field, resource of the same provider) pairs `expand[]=<field>` replaces by the object."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -132,6 +142,36 @@ def _commerce(
     )
 
 
+def _ledger(
+    name: str,
+    paging: Paging,
+    prefix: str,
+    statuses: tuple[str, ...],
+    default_limit: int,
+    data_key: str = "data",
+    limit_param: str = "limit",
+    expandable: tuple[tuple[str, str], ...] = (),
+) -> Resource:
+    # Stripe-like: epoch `created`, records that never change, at most 100 rows a page.
+    return Resource(
+        provider="ledger",
+        name=name,
+        path=f"/ledger/v1/{name}",
+        paging=paging,
+        data_key=data_key,
+        primary_key="id",
+        id_prefix=prefix,
+        statuses=statuses,
+        default_limit=default_limit,
+        time_field="created",
+        time_format="epoch",
+        window_params=("created[gte]", "created[lt]"),
+        updates=False,
+        limit_param=limit_param,
+        expandable=expandable,
+    )
+
+
 RESOURCES: tuple[Resource, ...] = (
     _gateway(
         "transactions",
@@ -180,7 +220,49 @@ RESOURCES: tuple[Resource, ...] = (
     _commerce("products", "prod_", ("active", "draft", "archived"), None),
     _commerce("customers", "cust_", ("active", "blocked"), "first_seen"),
     _commerce("subscriptions", "csub_", ("active", "paused", "cancelled"), "first_seen"),
+    _ledger(
+        "charges",
+        Paging.STARTING_AFTER,
+        "ch_",
+        ("succeeded", "pending", "failed"),
+        10,
+        expandable=(("customer", "customers"),),
+    ),
+    _ledger("customers", Paging.SEARCH_PAGE, "cus_", (), 10),
+    _ledger("events", Paging.NEXT_URL, "evt_", (), 50),
+    _ledger(
+        "payouts",
+        Paging.LINK_HEADER,
+        "po_",
+        ("paid", "pending", "in_transit", "failed"),
+        30,
+        data_key="",  # a bare list: no envelope, no key
+        limit_param="per_page",
+    ),
+    _ledger(
+        "disputes",
+        Paging.PAGE_NUMBER,
+        "dp_",
+        ("warning_needs_response", "needs_response", "under_review", "won", "lost"),
+        20,
+        data_key="items",
+        limit_param="per_page",
+    ),
+    Resource(
+        provider="ledger",
+        name="balance",
+        path="/ledger/v1/balance",
+        paging=Paging.SINGLE_OBJECT,
+        data_key="available",  # what `missing_selector` drops
+        primary_key="object",
+        id_prefix="",
+        statuses=(),
+        time_field=None,
+        fixed_ids=("balance",),
+        updates=False,
+    ),
 )
 
 BY_KEY: dict[tuple[str, str], Resource] = {resource.key: resource for resource in RESOURCES}
-PROVIDERS: tuple[str, ...] = ("gateway", "billing", "direct_debit", "commerce")
+PROVIDERS: tuple[str, ...] = ("gateway", "billing", "direct_debit", "commerce", "ledger")
+"""Every provider the sandbox serves; `ledger` is a Stripe-shaped API no shipped YAML reads."""

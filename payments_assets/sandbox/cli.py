@@ -18,7 +18,8 @@ DEFAULT_HOST = "127.0.0.1"
 def serve_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="payments-sandbox",
-        description="Serve the four payment providers' APIs in test mode with deterministic data.",
+        description="Serve the payment providers' APIs (the four shipped ones and the "
+        "Stripe-shaped ledger) in test mode with deterministic data.",
         epilog="`payments-sandbox env --port P [--host H]` prints the matching `export` lines.",
     )
     defaults = SandboxOptions()
@@ -39,7 +40,10 @@ def serve_parser() -> argparse.ArgumentParser:
         "--fail-rate", type=float, default=0.0, help="share of data requests answered 5xx"
     )
     parser.add_argument(
-        "--rate-limit", type=float, default=0.0, help="data requests/s per provider (0 = unlimited)"
+        "--rate-limit",
+        type=float,
+        default=0.0,
+        help="data requests/s per credential, i.e. per provider and account (0 = unlimited)",
     )
     parser.add_argument("--latency-ms", type=int, default=0, help="delay before each data response")
     parser.add_argument(

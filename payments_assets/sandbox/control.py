@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from payments_assets.sandbox.catalog import BY_KEY
+from payments_assets.sandbox.credentials import WEBHOOK_SECRETS
 from payments_assets.sandbox.faults import FaultError, parse_fault
 from payments_assets.sandbox.responses import FastJSONResponse
 from payments_assets.sandbox.state import SandboxState
@@ -75,7 +76,7 @@ def control_routes(state: SandboxState) -> list[Route]:
                 f'expected {{"updated_at": "<iso>"?, "webhook": {{}}?}}: {error}',
             )
         record = dataset.touch(index, moment)
-        if state.webhooks is not None:
+        if state.webhooks is not None and provider in WEBHOOK_SECRETS:  # ledger sends none
             state.webhooks.emit(provider, name, record, faults)
         return FastJSONResponse(record)
 

@@ -12,6 +12,7 @@ BILLING_API_KEY = "bk_test_key_8d3e4f6a1c"
 DIRECT_DEBIT_ACCESS_TOKEN = "dd_test_token_2b7c9d0e4f"
 COMMERCE_USERNAME = "sandbox_commerce_user"
 COMMERCE_PASSWORD = "cm_test_password_6a0f3b8c2d"
+LEDGER_SECRET_KEY = "sk_test_ledger_4c7e1a9b2d"
 
 WEBHOOK_SECRETS: dict[str, str] = {
     "gateway": "whsec_test_gateway_3e8a1f7c",
@@ -19,13 +20,14 @@ WEBHOOK_SECRETS: dict[str, str] = {
     "direct_debit": "whsec_test_direct_debit_5a7f0e1b",
     "commerce": "whsec_test_commerce_2c9e8d4a",
 }
-"""The secret each provider signs its webhooks with (`X-Payments-Signature`)."""
+"""The secret each provider signs its webhooks with (`X-Payments-Signature`); ledger sends none."""
 
 SECRETS: tuple[str, ...] = (
     GATEWAY_CLIENT_SECRET,
     BILLING_API_KEY,
     DIRECT_DEBIT_ACCESS_TOKEN,
     COMMERCE_PASSWORD,
+    LEDGER_SECRET_KEY,
     *WEBHOOK_SECRETS.values(),
 )
 """Values that must never appear in a log line or a stats key."""
@@ -52,7 +54,9 @@ def _account_env(env: dict[str, str], number: int) -> dict[str, str]:
         if name.endswith(("_BASE_URL", "_TOKEN_URL", "_WEBHOOK_SECRET")):
             continue  # shared by all accounts
         provider = next(
-            p for p in ("GATEWAY", "BILLING", "DIRECT_DEBIT", "COMMERCE") if f"_{p}_" in name
+            p
+            for p in ("GATEWAY", "BILLING", "DIRECT_DEBIT", "COMMERCE", "LEDGER")
+            if f"_{p}_" in name
         )
         suffix = name.split(f"_{provider}_", 1)[1]
         accounted[f"PAYMENTS_{provider}_ACCT{number}_{suffix}"] = for_account(value, number)
@@ -60,7 +64,7 @@ def _account_env(env: dict[str, str], number: int) -> dict[str, str]:
 
 
 def sandbox_env(host: str, port: int, accounts: int = 1) -> dict[str, str]:
-    """Return the environment variables that point all four provider clients at a sandbox.
+    """Return the environment variables that point every provider client at a sandbox.
 
     With several accounts, each further account's credentials are exported too.
     """
@@ -84,5 +88,7 @@ def _base_env(host: str, port: int) -> dict[str, str]:
         "PAYMENTS_COMMERCE_BASE_URL": f"{root}/commerce/v1/",
         "PAYMENTS_COMMERCE_USERNAME": COMMERCE_USERNAME,
         "PAYMENTS_COMMERCE_PASSWORD": COMMERCE_PASSWORD,
+        "PAYMENTS_LEDGER_BASE_URL": f"{root}/ledger",
+        "PAYMENTS_LEDGER_SECRET_KEY": LEDGER_SECRET_KEY,
         **{secret_variable(provider): secret for provider, secret in WEBHOOK_SECRETS.items()},
     }

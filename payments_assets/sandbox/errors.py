@@ -27,4 +27,15 @@ def error_body(provider: str, error: ApiError) -> dict[str, Any]:
         return {"error": {"type": error.code, "message": error.message}}
     if provider == "direct_debit":
         return {"error": {"code": error.status, "type": error.code, "message": error.message}}
+    if provider == "ledger":
+        return {"error": {"type": ledger_type(error.status), "message": error.message}}
     return {"error": error.code, "message": error.message}
+
+
+def ledger_type(status: int) -> str:
+    """Stripe's error `type` for a status: Stripe names the class of error, not the cause."""
+    if status == 401:
+        return "authentication_error"
+    if status == 429:
+        return "rate_limit_error"
+    return "api_error" if status >= 500 else "invalid_request_error"

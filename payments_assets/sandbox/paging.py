@@ -1,23 +1,39 @@
 """Turning a query string into one page in the provider's envelope.
 
-Each provider pages differently (two kinds of cursor, three kinds of offset); this module is
-the only place that knows how, and the only one that reads `limit`, `offset`, cursors and
-window parameters.
+Each provider pages differently (two kinds of cursor, three kinds of offset; the ledger adds
+Stripe's five: last id, search token, next URL, Link header, page numbers); this module is the
+only place that knows how, and the only one that reads `limit`, `offset`, cursors, page numbers
+and window parameters.
 """
 
 import base64
 import binascii
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
+from urllib.parse import urlencode
 
 from payments_assets.sandbox.catalog import Paging, Resource
 from payments_assets.sandbox.dataset import Dataset, Selection, Window
 from payments_assets.sandbox.errors import ApiError
-from payments_assets.sandbox.timeline import parse_moment
+from payments_assets.sandbox.records import Record
+from payments_assets.sandbox.timeline import parse_moment, to_iso
 
 _CURSOR_PARAM = {Paging.NEXT_CURSOR: "cursor", Paging.AFTER_CURSOR: "after"}
+_TOKEN_PARAM = {Paging.SEARCH_PAGE: "page", Paging.NEXT_URL: "cursor"}
+_NUMBERED = (Paging.LINK_HEADER, Paging.PAGE_NUMBER)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One response: its body (an envelope, a bare list or one object), the headers that page
+    it (`Link`), and the rows it serves, so the caller can expand them in place."""
+
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    rows: list[Record] = field(default_factory=list)
 
 
 def _invalid(resource: Resource, message: str) -> ApiError:
@@ -59,9 +75,10 @@ def _integer(resource: Resource, params: Mapping[str, str], name: str, default: 
 
 def read_limit(resource: Resource, params: Mapping[str, str]) -> int:
     """`limit`, refused (not clamped) above the maximum: clamping would make offset clients skip."""
-    limit = _integer(resource, params, "limit", resource.default_limit)
+    name = resource.limit_param
+    limit = _integer(resource, params, name, resource.default_limit)
     if not 1 <= limit <= resource.max_limit:
-        raise _invalid(resource, f"limit must be between 1 and {resource.max_limit}, got {limit}")
+        raise _invalid(resource, f"{name} must be between 1 and {resource.max_limit}, got {limit}")
     return limit
 
 
@@ -80,16 +97,29 @@ def read_window(resource: Resource, params: Mapping[str, str]) -> Window | None:
 
 
 def build_page(
-    dataset: Dataset, params: Mapping[str, str], endless: bool = False
-) -> dict[str, Any]:
-    """The response body for one list request; `endless` makes the pagination never finish."""
+    dataset: Dataset, params: Mapping[str, str], endless: bool = False, url: str = ""
+) -> Page:
+    """The response for one list request; `endless` makes the pagination never finish.
+
+    `url` is the endpoint's absolute URL without a query: next URLs and `Link` headers are
+    built on it, so they point at whatever host and port the client reached.
+    """
     resource = dataset.resource
     if resource.paging is Paging.SINGLE_PAGE:
-        return {"data": [dataset.record(i) for i in range(dataset.count)]}
+        rows = [dataset.record(i) for i in range(dataset.count)]
+        return Page({"data": rows}, rows=rows)
+    if resource.paging is Paging.SINGLE_OBJECT:
+        return Page(dataset.record(0))
     limit = read_limit(resource, params)
     window = read_window(resource, params)
     if resource.paging in _CURSOR_PARAM:
         return _cursor_page(dataset, params, limit, window, endless)
+    if resource.paging is Paging.STARTING_AFTER:
+        return _last_id_page(dataset, params, limit, window, endless)
+    if resource.paging in _TOKEN_PARAM:
+        return _token_page(dataset, params, limit, window, endless, url)
+    if resource.paging in _NUMBERED:
+        return _numbered_page(dataset, params, limit, window, endless, url)
     return _offset_page(dataset, params, limit, window, endless)
 
 
@@ -99,15 +129,12 @@ def _take(selection: Selection, position: int, limit: int) -> tuple[list[int], i
     return found[:limit], found[limit] if len(found) > limit else None
 
 
-def _cursor_page(
-    dataset: Dataset,
-    params: Mapping[str, str],
-    limit: int,
-    window: Window | None,
-    endless: bool,
-) -> dict[str, Any]:
+def _walk(
+    dataset: Dataset, cursor: str | None, window: Window | None, limit: int, endless: bool
+) -> tuple[list[Any], str | None, Window | None]:
+    """One page from an opaque cursor (which carries its window): its rows, the next cursor
+    (None at the end; the same one forever when `endless`), and the window it walks."""
     resource = dataset.resource
-    cursor = params.get(_CURSOR_PARAM[resource.paging]) or None
     position = 0
     if cursor is not None:
         position, carried = decode_cursor(resource, cursor)
@@ -116,13 +143,26 @@ def _cursor_page(
     if endless:
         following = position
     after = None if following is None else encode_cursor(resource, following, window)
-    rows = [dataset.record(i) for i in indexes]
+    return [dataset.record(i) for i in indexes], after, window
+
+
+def _cursor_page(
+    dataset: Dataset,
+    params: Mapping[str, str],
+    limit: int,
+    window: Window | None,
+    endless: bool,
+) -> Page:
+    resource = dataset.resource
+    cursor = params.get(_CURSOR_PARAM[resource.paging]) or None
+    rows, after, window = _walk(dataset, cursor, window, limit, endless)
     if resource.paging is Paging.NEXT_CURSOR:
-        return {"data": rows, "next_cursor": after}
-    return {
+        return Page({"data": rows, "next_cursor": after}, rows=rows)
+    body = {
         resource.data_key: rows,
         "meta": {"cursors": {"before": None, "after": after}, "limit": limit},
     }
+    return Page(body, rows=rows)
 
 
 def _offset_page(
@@ -131,7 +171,7 @@ def _offset_page(
     limit: int,
     window: Window | None,
     endless: bool,
-) -> dict[str, Any]:
+) -> Page:
     resource = dataset.resource
     requested = _integer(resource, params, "offset", 0)
     if requested < 0:
@@ -143,8 +183,119 @@ def _offset_page(
         selection.remember(offset + len(indexes), indexes[-1] + 1)
     rows = [dataset.record(i) for i in indexes]
     if resource.paging is Paging.OFFSET_HAS_MORE:
-        return {"data": rows, "has_more": endless or following is not None}
+        return Page({"data": rows, "has_more": endless or following is not None}, rows=rows)
     if resource.paging is Paging.OFFSET_TOTAL:
         total = requested + 2 * limit if endless else selection.count()
-        return {"object": "list", "data": rows, "total": total}
-    return {"data": rows}
+        return Page({"object": "list", "data": rows, "total": total}, rows=rows)
+    return Page({"data": rows}, rows=rows)
+
+
+def _last_id_page(
+    dataset: Dataset,
+    params: Mapping[str, str],
+    limit: int,
+    window: Window | None,
+    endless: bool,
+) -> Page:
+    """Stripe's list: the next page starts after the id of this page's last object.
+
+    The position is a record id, so no window travels with it: the client sends its window
+    on every page, as Stripe requires. Endless: every page is the first one and has more.
+    """
+    resource = dataset.resource
+    position = 0
+    after = params.get("starting_after") or None
+    if after is not None:
+        index = resource.index_of(after)
+        if index is None or index >= dataset.count:
+            noun = resource.name.removesuffix("s")
+            raise _invalid(resource, f"starting_after: No such {noun}: {after[:40]!r}")
+        position = index + 1
+    indexes, following = _take(dataset.select(window), 0 if endless else position, limit)
+    rows = [dataset.record(i) for i in indexes]
+    body = {
+        "object": "list",
+        "url": resource.path.removeprefix(f"/{resource.provider}"),
+        "has_more": endless or following is not None,
+        "data": rows,
+    }
+    return Page(body, rows=rows)
+
+
+def _token_page(
+    dataset: Dataset,
+    params: Mapping[str, str],
+    limit: int,
+    window: Window | None,
+    endless: bool,
+    url: str,
+) -> Page:
+    """An opaque token (search `next_page`) or a next URL that holds one; both carry the window."""
+    resource = dataset.resource
+    token = params.get(_TOKEN_PARAM[resource.paging]) or None
+    rows, after, window = _walk(dataset, token, window, limit, endless)
+    if resource.paging is Paging.SEARCH_PAGE:
+        body = {"object": "search_result", "has_more": after is not None, "next_page": after}
+        return Page({**body, "data": rows}, rows=rows)
+    query = {resource.limit_param: limit, **_window_query(resource, window)}
+    following_url = None if after is None else _with_query(url, {**query, "cursor": after})
+    return Page({"data": rows, "next": following_url}, rows=rows)
+
+
+def _numbered_page(
+    dataset: Dataset,
+    params: Mapping[str, str],
+    per_page: int,
+    window: Window | None,
+    endless: bool,
+    url: str,
+) -> Page:
+    """1-based `page` numbers: a `Link` header to the next one, or the count of pages.
+
+    Endless: the first page is served whatever the number; the Link names the same page again,
+    and `total_pages` stays two pages ahead of the one asked for.
+    """
+    resource = dataset.resource
+    number = _integer(resource, params, "page", 1)
+    if number < 1:
+        raise _invalid(resource, f"page is 1-based, got {number}")
+    offset = 0 if endless else (number - 1) * per_page
+    selection = dataset.select(window)
+    indexes, following = _take(selection, selection.position_of(offset), per_page)
+    if indexes:
+        selection.remember(offset + len(indexes), indexes[-1] + 1)
+    rows = [dataset.record(i) for i in indexes]
+    if resource.paging is Paging.PAGE_NUMBER:
+        pages = number + 2 if endless else max(1, -(-selection.count() // per_page))
+        body = {"items": rows, "page": number, "per_page": per_page, "total_pages": pages}
+        return Page(body, rows=rows)
+    headers = {}
+    if endless or following is not None:
+        query = {
+            resource.limit_param: per_page,
+            **_window_query(resource, window),
+            "page": number if endless else number + 1,
+        }
+        headers["Link"] = f'<{_with_query(url, query)}>; rel="next"'
+    return Page(rows, headers, rows)
+
+
+def _window_query(resource: Resource, window: Window | None) -> dict[str, str]:
+    """The window as query parameters again, for a URL that must carry it."""
+    if window is None or resource.window_params is None:
+        return {}
+    return {
+        name: _bound_text(resource, bound)
+        for name, bound in zip(resource.window_params, window, strict=True)
+        if bound is not None
+    }
+
+
+def _bound_text(resource: Resource, bound: float) -> str:
+    if resource.time_format == "iso":
+        return to_iso(int(bound))
+    return str(int(bound)) if bound == int(bound) else repr(bound)
+
+
+def _with_query(url: str, query: Mapping[str, Any]) -> str:
+    return f"{url}?{urlencode(query)}"

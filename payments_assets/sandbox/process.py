@@ -59,6 +59,8 @@ class SandboxHandle:
         return response.json()
 
     def stats(self) -> dict[str, Any]:
+        """Everything `/__stats` reports, as docs/sandbox.md lists it: requests, faults,
+        `rate_limited`, `data_requests` and `request_span_seconds` per provider, ..."""
         return self._call("GET", "/__stats")
 
     def reset_stats(self) -> None:

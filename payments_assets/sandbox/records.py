@@ -12,7 +12,7 @@ from typing import Any
 
 from payments_assets.sandbox import vocabulary as words
 from payments_assets.sandbox.cards import TEST_BINS, card_in_text, make_non_luhn_number, make_pan
-from payments_assets.sandbox.catalog import BALANCE_CURRENCIES, BY_KEY, Resource
+from payments_assets.sandbox.catalog import BALANCE_CURRENCIES, BY_KEY, LEDGER_CURRENCIES, Resource
 from payments_assets.sandbox.draws import RecordRandom
 from payments_assets.sandbox.timeline import to_iso
 
@@ -42,6 +42,11 @@ class Draw:
     def ref(self, provider: str, resource: str) -> str:
         """Id of a random record in another resource, so joins in the warehouse resolve."""
         return BY_KEY[(provider, resource)].record_id(self.rng.randrange(self.count))
+
+    def earlier_ref(self, provider: str, resource: str) -> str:
+        """Id of a record created before this one (the first record names the first), so the
+        object a Stripe-like record points at existed when it was made."""
+        return BY_KEY[(provider, resource)].record_id(self.rng.randrange(max(self.index, 1)))
 
     def status(self, resource: Resource) -> str:
         """The record's status; each touch moves it one step on, so a touch is a visible change."""
@@ -334,6 +339,96 @@ def _commerce_subscription(r: Resource, d: Draw) -> Record:
     }
 
 
+# The ledger is Stripe-shaped: lower-case currencies, epoch `created` (the resource's only time,
+# so a touch moves it, as on commerce), records that never change.
+
+
+def _ledger_amount(d: Draw, currency: str, low: int = 100, high: int = 250_000) -> int:
+    return words.pick_amount(d.rng, currency.upper(), low, high)
+
+
+def _ledger_charge(r: Resource, d: Draw) -> Record:
+    currency = d.rng.choice(LEDGER_CURRENCIES)
+    return {
+        "id": r.record_id(d.index),
+        "object": "charge",
+        "amount": _ledger_amount(d, currency),
+        "currency": currency,
+        "status": d.status(r),
+        "customer": d.earlier_ref("ledger", "customers"),
+        "description": d.text(words.pick_description(d.rng)),
+        "created": d.updated,
+        "metadata": {"order": f"ORD-{d.rng.randrange(10**8):08d}"},
+    }
+
+
+def _ledger_customer(r: Resource, d: Draw) -> Record:
+    name = d.rng.choice(words.PEOPLE)
+    return {
+        "id": r.record_id(d.index),
+        "object": "customer",
+        "email": words.email_for(name, d.index + 1),
+        "name": name,
+        "created": d.updated,
+    }
+
+
+def _ledger_event(r: Resource, d: Draw) -> Record:
+    return {
+        "id": r.record_id(d.index),
+        "object": "event",
+        "type": d.rng.choice(
+            ("charge.succeeded", "charge.pending", "charge.failed", "charge.updated")
+        ),
+        "created": d.updated,
+        "data": {"object": {"id": d.earlier_ref("ledger", "charges")}},
+    }
+
+
+def _ledger_payout(r: Resource, d: Draw) -> Record:
+    currency = d.rng.choice(LEDGER_CURRENCIES)
+    return {
+        "id": r.record_id(d.index),
+        "object": "payout",
+        "amount": _ledger_amount(d, currency, 10_000, 5_000_000),
+        "currency": currency,
+        "arrival_date": d.updated + 2 * 86400,
+        "status": d.status(r),
+        "created": d.updated,
+    }
+
+
+def _ledger_dispute(r: Resource, d: Draw) -> Record:
+    currency = d.rng.choice(LEDGER_CURRENCIES)
+    return {
+        "id": r.record_id(d.index),
+        "object": "dispute",
+        "amount": _ledger_amount(d, currency, 500, 100_000),
+        "currency": currency,
+        "charge": d.earlier_ref("ledger", "charges"),
+        "reason": d.rng.choice(
+            ("fraudulent", "duplicate", "product_not_received", "subscription_canceled", "general")
+        ),
+        "status": d.status(r),
+        "created": d.updated,
+    }
+
+
+def _ledger_balance(r: Resource, d: Draw) -> Record:
+    def funds(low: int, high: int) -> list[Record]:
+        return [
+            {"amount": _ledger_amount(d, currency, low, high), "currency": currency}
+            for currency in LEDGER_CURRENCIES
+        ]
+
+    return {
+        "object": "balance",
+        "livemode": False,
+        "available": funds(10_000, 50_000_000),
+        "pending": funds(0, 5_000_000),
+    }
+
+
 BUILDERS: dict[tuple[str, str], Callable[[Resource, Draw], Record]] = {
     ("gateway", "transactions"): _gateway_transaction,
     ("gateway", "balances"): _gateway_balance,
@@ -351,6 +446,12 @@ BUILDERS: dict[tuple[str, str], Callable[[Resource, Draw], Record]] = {
     ("commerce", "products"): _commerce_product,
     ("commerce", "customers"): _commerce_customer,
     ("commerce", "subscriptions"): _commerce_subscription,
+    ("ledger", "charges"): _ledger_charge,
+    ("ledger", "customers"): _ledger_customer,
+    ("ledger", "events"): _ledger_event,
+    ("ledger", "payouts"): _ledger_payout,
+    ("ledger", "disputes"): _ledger_dispute,
+    ("ledger", "balance"): _ledger_balance,
 }
 
 

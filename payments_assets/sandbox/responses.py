@@ -41,7 +41,8 @@ def html_page(status: int) -> HTMLResponse:
     return HTMLResponse(body, status_code=status)
 
 
-def truncated_json(content: Any) -> Response:
-    """A 200 JSON body cut in half, as when a connection drops mid-transfer behind a proxy."""
+def truncated_json(content: Any, headers: dict[str, str] | None = None) -> Response:
+    """A 200 JSON body cut in half, as when a connection drops mid-transfer behind a proxy (the
+    headers, sent first, arrive whole)."""
     body = dumps(content)
-    return Response(body[: max(len(body) // 2, 1)], media_type="application/json")
+    return Response(body[: max(len(body) // 2, 1)], headers=headers, media_type="application/json")

@@ -41,7 +41,12 @@ class SandboxState:
         self.tokens = TokenIssuer(options.token_ttl)
         self.faults = FaultBook()
         self.failures = RandomFailures(options.fail_rate, options.seed)
-        self.buckets = {provider: TokenBucket(options.rate_limit) for provider in PROVIDERS}
+        # One budget per credential (provider, account), as real providers meter per API key.
+        self.buckets = {
+            (provider, number): TokenBucket(options.rate_limit)
+            for provider in PROVIDERS
+            for number in self.accounts
+        }
         self.stats = Stats()
         self.webhooks = (
             WebhookEmitter(

@@ -1,16 +1,19 @@
 """Counters behind `/__stats`: what clients asked for and what went wrong, per URL path,
 and what became of the webhooks the sandbox sent.
 
-Tests and benchmarks assert on these (requests per page walk, retries after faults). Keys are
-paths only: query strings can hold the billing API key and must never be stored.
+Tests and benchmarks assert on these (requests per page walk, retries after faults, whether a
+client kept its request budget). Keys are paths only: query strings can hold the billing API
+key and must never be stored.
 """
 
+import time
 from collections import Counter
 from typing import Any
 
 
 class Stats:
-    """Request, fault, token and auth-failure counts since start or the last reset."""
+    """Request, fault, token and auth-failure counts since start or the last reset, and how long
+    each provider's data requests took from first to last."""
 
     def __init__(self) -> None:
         self.reset()
@@ -23,6 +26,17 @@ class Stats:
         self.webhooks: Counter[str] = Counter()
         self.by_account: Counter[str] = Counter()
         self.account_mismatches = 0
+        self.rate_limited: Counter[str] = Counter()
+        self.data_requests: Counter[str] = Counter()
+        self._first: dict[str, float] = {}
+        self._last: dict[str, float] = {}
+
+    def data_request(self, provider: str) -> None:
+        """Count a data request reaching the gate and when (monotonic), for the provider's span."""
+        now = time.monotonic()
+        self.data_requests[provider] += 1
+        self._first.setdefault(provider, now)
+        self._last[provider] = now
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -37,4 +51,10 @@ class Stats:
             },
             "requests_by_account": dict(sorted(self.by_account.items())),
             "account_mismatches": self.account_mismatches,
+            "rate_limited": dict(sorted(self.rate_limited.items())),
+            "data_requests": dict(sorted(self.data_requests.items())),
+            "request_span_seconds": {
+                provider: round(self._last[provider] - first, 6)
+                for provider, first in sorted(self._first.items())
+            },
         }

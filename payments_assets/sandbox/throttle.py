@@ -1,7 +1,8 @@
-"""Per-provider rate limiting, so clients prove they honour 429 and `Retry-After`.
+"""Per-credential rate limiting, so clients prove they honour 429 and `Retry-After`.
 
 A token bucket holding at most R requests (at least one), refilled at R per second: bursts up
-to R pass, a sustained rate above R per second is answered 429.
+to R pass, a sustained rate above R per second is answered 429. Each (provider, account) has
+its own bucket, as a real provider meters each API key: one account's burst never slows another.
 """
 
 import time

@@ -12,7 +12,7 @@ exactly as on the dict path; both kinds of item land in the same tables and the 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import pyarrow as pa
@@ -22,7 +22,9 @@ from dlt.common.schema.detections import is_iso_timestamp
 from dlt.extract.resource import DltResource
 
 from ..card_numbers import mask_strings, mask_text, numbers_hold_card_number, record_masker
-from ..specs import ColumnHint, ResourceView
+from ..specs import ColumnHint, ResourceView, column_name
+from ..specs.resolved import DELETED_AT
+from .deletions import Deletion, DeletionNotes, deletion_marker, drops_deleted
 from .dlt_internals import AfterIncremental, replace_pages
 
 ROWS_PER_TABLE = 5_000
@@ -75,7 +77,14 @@ def _hint_type(hint: ColumnHint) -> pa.DataType | None:
 class ArrowPages:
     """One resource's pages as Arrow tables of one growing schema (or dicts, batch by batch)."""
 
-    def __init__(self, view: ResourceView, constants: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        view: ResourceView,
+        constants: Mapping[str, Any],
+        notes: DeletionNotes | None = None,
+        loaded_at: datetime | None = None,
+    ) -> None:
+        self.view = view
         self.hints = {
             _NAMING.normalize_identifier(name): hint_type
             for name, hint in view.columns.items()
@@ -89,6 +98,12 @@ class ArrowPages:
         self.mask_record = record_masker(self.times)
         self.types: dict[str, pa.DataType] = {}  # the resource's schema, in first-seen order
         self.has_lists = False  # once seen, every batch goes to dlt as dicts: no wasted tables
+        # Records the provider lists as deleted (`deletes.when`) get `_deleted_at`, and are noted.
+        self.notes = notes or DeletionNotes()
+        self.loaded_at = loaded_at or datetime.now(timezone.utc)
+        when = view.deletes.when if view.deletes else None
+        self.deleted_when = when
+        self.mark_deleted = deletion_marker(view, self.notes, self.loaded_at)
 
     def tables(self, pages: Iterable[list[Any]]) -> Iterator[pa.Table | list[dict[str, Any]]]:
         rows: list[Any] = []
@@ -109,10 +124,12 @@ class ArrowPages:
             return self._dicts(rows)
 
     def _dicts(self, rows: list[Any]) -> list[dict[str, Any]]:
-        rows = [self.mask_record(row) for row in rows]
+        rows = [self.mark_deleted(self.mask_record(row)) for row in rows]
         for row in rows:
             if isinstance(row, dict):
                 row.update(self.constants)
+        if drops_deleted(self.view):
+            rows = [row for row in rows if DELETED_AT not in row]
         return rows
 
     def _table(self, rows: list[Any]) -> pa.Table:
@@ -136,6 +153,7 @@ class ArrowPages:
         for key in self.keys:
             if key not in columns or columns[key].null_count:
                 raise _NeedsDicts  # dlt reports the missing key the way it always does
+        deleted = self._deleted(columns, size) if self.deleted_when is not None else None
         arrays = [
             columns[name] if name in columns else pa.nulls(size, self._staged(name, kind))
             for name, kind in self.types.items()
@@ -144,7 +162,42 @@ class ArrowPages:
             pa.field(name, array.type, name not in self.keys)
             for name, array in zip(self.types, arrays, strict=True)
         ]
-        return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+        table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+        if deleted is not None and drops_deleted(self.view):
+            table = table.filter(pc.invert(deleted))
+        return table
+
+    def _deleted(self, columns: dict[str, pa.ChunkedArray], size: int) -> pa.ChunkedArray:
+        """Marks the rows the provider lists as deleted: `_deleted_at` (the record's update time,
+        else the load's) added to `columns`, each noted; the mask is returned."""
+        assert self.deleted_when is not None
+        field = _NAMING.normalize_identifier(column_name(self.deleted_when.field))
+        mask = pa.chunked_array([pa.array([False] * size)])
+        if field in columns:
+            column = columns[field]
+            try:
+                wanted = pa.array(list(self.deleted_when.values)).cast(column.type)
+                mask = pc.fill_null(pc.is_in(column, value_set=wanted), False)
+            except pa.ArrowException:
+                pass  # values of another type than the column's: nothing matches
+        when = (
+            _to_timestamp(columns[self.cursor])
+            if self.cursor in columns
+            else pa.chunked_array([pa.array([self.loaded_at] * size, TIMESTAMP)])
+        )
+        columns[DELETED_AT] = pc.if_else(mask, when, pa.scalar(None, TIMESTAMP))
+        self.types.setdefault(DELETED_AT, TIMESTAMP)
+        key = self.view.record_key
+        if key is not None and pc.any(mask).as_py():
+            ids = pc.filter(columns[key], mask).to_pylist()
+            times = pc.filter(when, mask).to_pylist()
+            self.notes.add(
+                [
+                    Deletion(self.view.name, str(record_id), moment, "record")
+                    for record_id, moment in zip(ids, times, strict=True)
+                ]
+            )
+        return mask
 
     def _typed(self, name: str, array: pa.ChunkedArray) -> pa.ChunkedArray | None:
         """The column in the resource's type for it; None when it holds nothing dlt would keep."""
@@ -262,7 +315,11 @@ def _is_number(kind: pa.DataType) -> bool:
 
 
 def load_pages_as_arrow(
-    dlt_resource: DltResource, view: ResourceView, constants: Mapping[str, Any]
+    dlt_resource: DltResource,
+    view: ResourceView,
+    constants: Mapping[str, Any],
+    notes: DeletionNotes | None = None,
+    loaded_at: datetime | None = None,
 ) -> bool:
     """Make `dlt_resource` yield Arrow tables of its pages; False (untouched) if it cannot.
 
@@ -271,7 +328,7 @@ def load_pages_as_arrow(
     """
     if not arrow_ready(view):
         return False
-    pages = ArrowPages(view, constants)
+    pages = ArrowPages(view, constants, notes, loaded_at)
     replace_pages(dlt_resource, pages.tables)
     dlt_resource.apply_hints(columns=_dlt_columns())
     dlt_resource.add_step(AfterIncremental(pages.typed_cursor))

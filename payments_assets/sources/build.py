@@ -22,9 +22,13 @@ from ..specs import (
     endpoint_params,
     paginator_config,
 )
+from ..specs.resolved import DELETED_AT
 from .arrow import load_pages_as_arrow
 from .auth import build_auth
 from .connection import Connection, check_connection
+from .deletions import DeletionNotes, deletion_marker, drops_deleted
+from .paginators import dlt_paginator
+from .rate_limit import RequestBudget, mount_budget
 from .responses import response_checker
 from .windows import Window, incremental_config
 
@@ -32,9 +36,11 @@ LOADED_AT = "_loaded_at"
 REQUEST_TIMEOUT_SECONDS = 60
 
 
-def _session(spec: ProviderSpec) -> Any:
+def _session(spec: ProviderSpec, account: str) -> Any:
+    """dlt's retrying session with the provider's error_handler, and its request budget: one per
+    source, so every resource of a run (and its token requests) shares it."""
     policy = spec.retry_policy
-    return Client(
+    session = Client(
         request_timeout=REQUEST_TIMEOUT_SECONDS,
         raise_for_status=False,
         status_codes=policy.retry_on_status_codes,
@@ -43,6 +49,9 @@ def _session(spec: ProviderSpec) -> Any:
         request_max_retry_delay=policy.max_retry_delay,
         respect_retry_after_header=True,
     ).session
+    if (limit := spec.rate_limit_of(account)) is not None:
+        mount_budget(session, RequestBudget.of(limit))
+    return session
 
 
 def _stamp(constants: Mapping[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -68,7 +77,8 @@ def _resource_config(
             "params": {**endpoint_params(endpoint), **account_params},
             # Compiled once: dlt would parse the JSONPath again for every page.
             "data_selector": jsonpath.compile_path(view.data_selector),
-            "paginator": paginator_config(view.paginator),
+            # A fresh paginator per source: one holds the walk's position.
+            "paginator": dlt_paginator(paginator_config(view.paginator)),
             "response_actions": [
                 response_checker(spec.name, view.name, view.data_selector, retry_statuses)
             ],
@@ -97,12 +107,14 @@ def build_source(
     resources: Iterable[str] | None = None,
     loaded_at: datetime | None = None,
     account: str = DEFAULT_ACCOUNT,
+    deletions: DeletionNotes | None = None,
 ) -> DltSource:
     """The dlt rest_api source for `spec`; `window` limits windowed resources to it.
 
     Snapshot resources (no time cursor) get a `_loaded_at` column; every resource masks card
     numbers before anything is written. With accounts declared, requests carry the account's
-    own header/parameters and every row its account.
+    own header/parameters and every row its account. Records the provider lists as deleted get
+    `_deleted_at` and are noted in `deletions` (for the ledger the load writes afterwards).
     """
     check_connection(spec, connection)
     wanted = set(resources) if resources is not None else {view.name for view in spec.views}
@@ -110,7 +122,7 @@ def build_source(
     declared = spec.account(account)
     headers = {**spec.client.headers, **(declared.headers if declared else {})}
     account_params = dict(declared.params) if declared else {}
-    session = _session(spec)
+    session = _session(spec, account)
     config: dict[str, Any] = {
         "client": {
             "base_url": connection.base_url,
@@ -131,8 +143,13 @@ def build_source(
             **({} if view.windowed else {LOADED_AT: stamped_at}),
             **({ACCOUNT_COLUMN: account} if spec.multi_account else {}),
         }
-        if not load_pages_as_arrow(dlt_resource, view, constants):
+        notes = deletions or DeletionNotes()
+        if not load_pages_as_arrow(dlt_resource, view, constants, notes, stamped_at):
             dlt_resource.add_map(record_masker(view.time_columns))
+            if view.deletes and view.deletes.when:
+                dlt_resource.add_map(deletion_marker(view, notes, stamped_at))
+                if drops_deleted(view):
+                    dlt_resource.add_filter(lambda item: DELETED_AT not in item)
             if constants:
                 dlt_resource.add_map(_stamp(constants))
         # Resources extract side by side: one waits for its pages while another is parsed.

@@ -112,11 +112,41 @@ class SinglePagePaginator(Strict):
 
 
 class CursorPaginator(Strict):
+    """The next page is asked for with a cursor: taken from the body (`cursor_path`) or from a
+    field of the page's last record (`last_record_field`, Stripe's `starting_after`). The walk
+    ends when the cursor is empty, `has_more_path` reads false, or a page comes back empty."""
+
     type: Literal["cursor"]
-    cursor_path: str
     cursor_param: str
+    cursor_path: str | None = None
+    last_record_field: str | None = None
+    has_more_path: str | None = None
     limit: int | None = Field(default=None, gt=0)
     limit_param: str = "limit"
+
+    @model_validator(mode="after")
+    def _one_cursor(self) -> CursorPaginator:
+        if (self.cursor_path is None) == (self.last_record_field is None):
+            raise Located(
+                ("cursor_path",),
+                "say where the cursor comes from: cursor_path (a key of the response) or "
+                "last_record_field (a field of the page's last record), exactly one",
+            )
+        return self
+
+
+class NextUrlPaginator(Strict):
+    """The body names the next page's full URL (`{"next": "https://…?page=2"}`); none ends it."""
+
+    type: Literal["next_url"]
+    next_url_path: str = "next"
+
+
+class LinkHeaderPaginator(Strict):
+    """An RFC 8288 `Link` header names the next page (`<https://…>; rel="next"`)."""
+
+    type: Literal["link_header"]
+    rel: str = "next"
 
 
 class OffsetPaginator(Strict):
@@ -130,14 +160,24 @@ class OffsetPaginator(Strict):
 
 
 class PageNumberPaginator(Strict):
+    """Pages by number; `total_path` names the total number of pages, when the API says it
+    (else the walk ends on an empty page). `limit` goes to `limit_param` (the page size)."""
+
     type: Literal["page_number"]
     page_param: str = "page"
     base_page: int = 0
     total_path: str | None = None
+    limit: int | None = Field(default=None, gt=0)
+    limit_param: str = "per_page"
 
 
 PaginatorSpec = Annotated[
-    SinglePagePaginator | CursorPaginator | OffsetPaginator | PageNumberPaginator,
+    SinglePagePaginator
+    | CursorPaginator
+    | OffsetPaginator
+    | PageNumberPaginator
+    | NextUrlPaginator
+    | LinkHeaderPaginator,
     Field(discriminator="type"),
 ]
 
@@ -179,7 +219,9 @@ class IncrementalSpec(Strict):
         return self
 
 
-ParamValue = str | int | float | bool
+Scalar = str | int | float | bool
+ParamValue = Scalar | list[Scalar]
+"""A query parameter; a list is sent as the key repeated (`expand[]: [a, b]`)."""
 
 
 class EndpointSpec(Strict):
@@ -231,10 +273,45 @@ PrimaryKey = str | tuple[str, ...]
 WriteDisposition = Literal["merge", "replace", "append"]
 
 
+class RecordDeletion(Strict):
+    """A deleted record still listed, and marked: `deleted: true`, `status: deleted`."""
+
+    field: str
+    values: tuple[Scalar, ...] = Field(min_length=1)
+
+
+class EventDeletion(Strict):
+    """A deletion announced as an event of one of the provider's resources (`/v1/events`),
+    naming the deleted record by the id at `id_path` of the event."""
+
+    resource: str
+    types: tuple[str, ...] = Field(min_length=1)
+    id_path: str = "data.object.id"
+
+
+class DeleteSpec(Strict):
+    """How a provider signals that a record is gone, and what the warehouse does about it.
+
+    `mode: soft` keeps the row with `_deleted_at` set (staging and marts leave it out); `hard`
+    removes it (dlt's `hard_delete` hint, and a delete for records whose deletion arrives
+    another way). Signals, any of them: the record itself (`when`), an events resource
+    (`events`), webhook event types (`webhooks`; the event's `data.object` names the record by
+    its primary key), and, for a snapshot, absence from the latest full snapshot. `{resource}` in
+    an event type stands for the resource's name, so `resource_defaults` can say it once.
+    """
+
+    mode: Literal["soft", "hard"] = "soft"
+    when: RecordDeletion | None = None
+    events: EventDeletion | None = None
+    webhooks: tuple[str, ...] = ()
+    absent_from_snapshot: bool = False
+
+
 class ResourceDefaults(Strict):
     primary_key: PrimaryKey | None = None
     write_disposition: WriteDisposition | None = None
     endpoint: EndpointSpec = Field(default_factory=EndpointSpec)
+    deletes: DeleteSpec | None = None
 
 
 class ResourceSpec(Strict):
@@ -248,6 +325,7 @@ class ResourceSpec(Strict):
     quality: QualitySpec = Field(default_factory=QualitySpec)
     statuses: dict[str, CommonStatus] = Field(default_factory=dict)
     """The API's status words (lower case) → the common vocabulary; empty: kept as sent."""
+    deletes: DeleteSpec | None = None
 
     _name = field_validator("name")(classmethod(lambda cls, value: snake_name(value)))
 
@@ -279,6 +357,19 @@ class FreshnessSpec(Strict):
     max_lag_hours: float = Field(default=26, gt=0)
 
 
+class RateLimit(Strict):
+    """The provider's published request budget: every request of a run (all its resources in
+    parallel, token requests included) draws from one bucket of `burst` tokens refilled at
+    `requests_per_second`."""
+
+    requests_per_second: float = Field(gt=0)
+    burst: int | None = Field(default=None, ge=1)
+
+    @property
+    def capacity(self) -> int:
+        return self.burst or max(1, int(self.requests_per_second))
+
+
 class AccountSpec(Strict):
     """One of several accounts at a provider: its own credentials and, where the API has one,
     its own account header or query parameter."""
@@ -289,6 +380,8 @@ class AccountSpec(Strict):
     token_url: UrlValue | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     params: dict[str, str | int] = Field(default_factory=dict)
+    rate_limit: RateLimit | None = None
+    """This account's own budget (providers budget per account: Stripe, per secret key)."""
 
     _name = field_validator("name")(classmethod(lambda cls, value: snake_name(value)))
 

@@ -22,6 +22,7 @@ from .dialect import (
     Located,
     OAuth2Auth,
     PartitionSpec,
+    RateLimit,
     ResourceDefaults,
     ResourceSpec,
     Strict,
@@ -42,6 +43,7 @@ class ProviderSpec(Strict):
     resources: tuple[ResourceSpec, ...] = Field(min_length=1)
     accounts: tuple[AccountSpec, ...] = ()
     account_isolation: Literal["column", "dataset"] = "column"
+    rate_limit: RateLimit | None = None
 
     _views: tuple[ResourceView, ...] = PrivateAttr(default=())
     _provider_name = field_validator("name")(classmethod(lambda cls, value: snake_name(value)))
@@ -106,6 +108,11 @@ class ProviderSpec(Strict):
             return dict(declared.credentials)
         return {name: getattr(self.client.auth, name) for name in self.secret_fields}
 
+    def rate_limit_of(self, account: str = DEFAULT_ACCOUNT) -> RateLimit | None:
+        """An account's own budget, else the provider's (none: requests go as fast as answered)."""
+        declared = self.account(account)
+        return (declared.rate_limit if declared else None) or self.rate_limit
+
     @property
     def retry_policy(self) -> ErrorHandler:
         return self.error_handler or self.resource_defaults.endpoint.error_handler or ErrorHandler()
@@ -130,9 +137,37 @@ class ProviderSpec(Strict):
             if view.write_disposition == "merge" and not view.primary_key:
                 raise Located((*where, "primary_key"), "merge needs a primary_key")
             views.append(view)
+        for index, (resource, view) in enumerate(zip(self.resources, views, strict=True)):
+            if view.deletes is not None:
+                where = ("resources", index) if resource.deletes else ("resource_defaults",)
+                self._check_deletes(view, {v.name: v for v in views}, (*where, "deletes"))
         self._check_accounts()
         self._views = tuple(views)
         return self
+
+    def _check_deletes(
+        self, view: ResourceView, views: dict[str, ResourceView], where: tuple[str | int, ...]
+    ) -> None:
+        deletes = view.deletes
+        assert deletes is not None
+        if view.record_key is None:
+            raise Located(
+                where,
+                f"{view.name}: deletes name records by their primary key, which must be one field",
+            )
+        if deletes.absent_from_snapshot and view.windowed:
+            raise Located(
+                (*where, "absent_from_snapshot"),
+                f"{view.name} is windowed (it has an incremental cursor): a window never lists "
+                "every record, so absence from it says nothing; use when, events or webhooks",
+            )
+        if deletes.events is not None:
+            events = views.get(deletes.events.resource)
+            if events is None or events is view:
+                raise Located(
+                    (*where, "events", "resource"),
+                    f"'{deletes.events.resource}' is not another resource of {self.name}",
+                )
 
     def _check_endpoint(
         self, view: ResourceView, resource: ResourceSpec, where: tuple[str | int, ...]

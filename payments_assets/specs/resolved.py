@@ -17,6 +17,7 @@ from .dialect import (
     ACCOUNT_COLUMN,
     TIME_TYPES,
     ColumnHint,
+    DeleteSpec,
     EndpointSpec,
     IncrementalSpec,
     PaginatorSpec,
@@ -26,6 +27,11 @@ from .dialect import (
 
 if TYPE_CHECKING:
     from .provider import ProviderSpec
+
+
+DELETED_AT = "_deleted_at"
+"""Set on a row whose record the provider deleted (soft mode); its presence removes the row in
+hard mode (dlt's `hard_delete` hint)."""
 
 
 def column_name(path: str) -> str:
@@ -50,6 +56,8 @@ class ResourceView:
     max_table_nesting: int | None
     datasets: Mapping[str, str]
     """Account → the dataset (schema) its rows land in."""
+    deletes: DeleteSpec | None = None
+    """How the provider signals this resource's deletions (None: it does not)."""
 
     @property
     def provider(self) -> str:
@@ -137,6 +145,12 @@ class ResourceView:
     def dataset_names(self) -> tuple[str, ...]:
         return tuple(sorted(set(self.datasets.values())))
 
+    @property
+    def record_key(self) -> str | None:
+        """The one column naming a record (the primary key without `_account`), for deletes."""
+        own = [column for column in self.key_columns if column != ACCOUNT_COLUMN]
+        return own[0] if len(own) == 1 else None
+
     def metadata(self) -> dict[str, str]:
         """What the raw asset shows of its YAML in the UI."""
         return {
@@ -146,26 +160,65 @@ class ResourceView:
             "write_disposition": self.write_disposition,
             "windowed_by": self.incremental.cursor_path if self.incremental else "snapshot",
             "dataset": ", ".join(self.dataset_names),
+            "deletes": f"{self.deletes.mode} ({', '.join(deletion_signals(self.deletes))})"
+            if self.deletes
+            else "not tracked",
         }
+
+
+def deletion_signals(deletes: DeleteSpec) -> list[str]:
+    """The ways a deletion of the resource arrives, in words."""
+    signals = []
+    if deletes.when is not None:
+        signals.append(f"{deletes.when.field} in {list(deletes.when.values)}")
+    if deletes.events is not None:
+        signals.append(f"{deletes.events.resource} {', '.join(deletes.events.types)}")
+    if deletes.webhooks:
+        signals.append(f"webhooks {', '.join(deletes.webhooks)}")
+    if deletes.absent_from_snapshot:
+        signals.append("absence from the latest snapshot")
+    return signals
+
+
+def _deletes(
+    resource: str, inherited: DeleteSpec | None, own: DeleteSpec | None
+) -> DeleteSpec | None:
+    """The resource's own keys over the defaults', with `{resource}` in event types filled in."""
+    if inherited is None and own is None:
+        return None
+    merged = {
+        **(inherited.model_dump(exclude_unset=True) if inherited else {}),
+        **(own.model_dump(exclude_unset=True) if own else {}),
+    }
+    merged["webhooks"] = [kind.format(resource=resource) for kind in merged.get("webhooks", ())]
+    if merged.get("events"):
+        events = merged["events"]
+        events["types"] = [kind.format(resource=resource) for kind in events["types"]]
+    return DeleteSpec.model_validate(merged)
 
 
 def resolve(spec: ProviderSpec, index: int) -> ResourceView:
     """The view of `spec.resources[index]`: defaults filled in, keys and datasets decided."""
     resource = spec.resources[index]
     defaults = spec.resource_defaults
-    endpoint = EndpointSpec.model_validate(
-        {
-            **defaults.endpoint.model_dump(exclude_unset=True),
-            **resource.endpoint.model_dump(exclude_unset=True),
-        }
+    inherited = defaults.endpoint.model_dump(exclude_unset=True)
+    own = resource.endpoint.model_dump(exclude_unset=True)
+    # Static query parameters add up: a resource's own join (and win over) the defaults'.
+    params = {**inherited.get("params", {}), **own.get("params", {})}
+    endpoint = EndpointSpec.model_validate({**inherited, **own, "params": params})
+    # `primary_key: null` (or `[]`) says "no key" (a single object, a snapshot); unset inherits.
+    key = (
+        resource.primary_key if "primary_key" in resource.model_fields_set else defaults.primary_key
     )
-    key = resource.primary_key or defaults.primary_key
-    primary_key = () if key is None else (key,) if isinstance(key, str) else tuple(key)
+    primary_key = () if not key else (key,) if isinstance(key, str) else tuple(key)
     if primary_key and spec.accounts_share_tables:
         primary_key = (ACCOUNT_COLUMN, *primary_key)  # equal ids of two accounts never collide
+    deletes = _deletes(resource.name, defaults.deletes, resource.deletes)
     write = resource.write_disposition or defaults.write_disposition or "append"
     if write == "replace" and spec.accounts_share_tables:
         write = "merge"  # replacing the table would wipe the other accounts' snapshots
+    if write == "replace" and deletes and deletes.mode == "soft" and deletes.absent_from_snapshot:
+        write = "merge"  # a record gone from the snapshot stays, marked deleted
     return ResourceView(
         spec=spec,
         name=resource.name,
@@ -178,4 +231,5 @@ def resolve(spec: ProviderSpec, index: int) -> ResourceView:
         statuses=dict(resource.statuses),
         max_table_nesting=resource.max_table_nesting,
         datasets={account: spec.dataset_of(account) for account in spec.account_names},
+        deletes=deletes,
     )

@@ -116,6 +116,18 @@ class WebhookStore:
         )
         return [StoredEvent(*row[:6], json.loads(row[6])) for row in rows]
 
+    def of_types(self, provider: str, types: Sequence[str]) -> list[StoredEvent]:
+        """A provider's events of the given types (deletions, say), oldest first."""
+        if not types:
+            return []
+        marks = ", ".join("?" for _ in types)
+        rows = self._read(
+            "select row_id, provider, event_id, type, created, received_at, payload "
+            f"from webhook_events where provider = ? and type in ({marks}) order by row_id",
+            (provider, *types),
+        )
+        return [StoredEvent(*row[:6], json.loads(row[6])) for row in rows]
+
     def count(self, provider: str | None = None) -> int:
         where, params = ("where provider = ?", (provider,)) if provider else ("", ())
         rows = self._read(f"select count(*) from webhook_events {where}", params)

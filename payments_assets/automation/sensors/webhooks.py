@@ -9,6 +9,7 @@ API rather than the event, so the merge lands the latest version whatever order 
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 import dagster as dg
@@ -16,7 +17,7 @@ import dagster as dg
 from ...layers import TRIGGER_TAG, raw_key
 from ...partitions import partitions_for
 from ...resources import WebhookEventStore
-from ...specs import ProviderSpec
+from ...specs import IncrementalSpec, ProviderSpec
 from ...webhooks.events import WebhookEvent, record_time
 from ...webhooks.store import StoredEvent
 from ..jobs import ProviderJobs, snapshot_job_name
@@ -69,6 +70,20 @@ def _accounts(spec: ProviderSpec, event: WebhookEvent) -> tuple[str, ...]:
     return (named,) if named in spec.account_names else ()
 
 
+def _moment(
+    spec: ProviderSpec, stored: StoredEvent, incremental: IncrementalSpec
+) -> datetime | None:
+    """Which window an event asks to reload: the record's update time; for a deletion the
+    resource tracks (`deletes.webhooks`), the event's own time — the deleted record may carry no
+    time, and the run that loads that window applies every deletion the store holds."""
+    event = stored.event
+    view = spec.view(event.resource)
+    if view.deletes is not None and event.type in view.deletes.webhooks:
+        moment = stored.created if stored.created is not None else stored.received_at
+        return datetime.fromtimestamp(moment, tz=timezone.utc)
+    return record_time(event.object, incremental)
+
+
 def plan_runs(spec: ProviderSpec, events: Sequence[StoredEvent]) -> RunPlan:
     """Group `events` into one run per affected partition (exists and is open for runs)."""
     plan = RunPlan()
@@ -85,7 +100,7 @@ def plan_runs(spec: ProviderSpec, events: Sequence[StoredEvent]) -> RunPlan:
             )
             plan.skipped[reason] += 1
             continue
-        moment = record_time(event.object, incremental)
+        moment = _moment(spec, stored, incremental)
         if moment is None:
             plan.skipped[f"{event.resource}: no readable {incremental.cursor_path}"] += 1
             continue
