@@ -37,6 +37,7 @@ MART_INPUTS = {
     },
     "daily_revenue": {"marts/fct_payments", "marts/fct_refunds"},
     "payouts_reconciliation": {"staging/direct_debit__payouts", "staging/direct_debit__payments"},
+    "fct_deletions": {"staging/deleted_records"},
 }
 
 

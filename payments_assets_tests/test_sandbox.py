@@ -938,6 +938,113 @@ def test_touch_without_time_moves_to_now_clamped_into_the_range(
     assert touched["status"] != first["status"]
 
 
+# --- deletions ---------------------------------------------------------------------------
+
+BILLING_EVENTS = Endpoint(
+    "billing", "events", "/billing/v1/events", "total", "created", ("created_gte", "created_lt")
+)
+
+
+@pytest.mark.parametrize(
+    ("record", "field", "value"),
+    [("commerce/customers", "deleted", True), ("direct_debit/mandates", "status", "deleted")],
+)
+def test_a_flag_or_status_deletion_keeps_the_record_listed_marked_and_updated(
+    sandbox_factory: Factory, record: str, field: str, value: Any
+) -> None:
+    sandbox = sandbox_factory()
+    client = Client(sandbox)
+    endpoint = BY_ID[record]
+    original = endpoint.rows(client.page(endpoint, limit=1))[0]
+    key = key_of(endpoint)
+    answer = sandbox.delete(
+        endpoint.provider, endpoint.resource, original[key], "2026-10-28T12:00:00Z"
+    )
+    late = window_params(endpoint, "2026-10-28T00:00:00Z", "2026-10-29T00:00:00Z")
+    after, _ = client.walk(endpoint, limit=100, window=late)
+    [listed] = [row for row in after if row[key] == original[key]]
+    assert answer["deleted"] == listed and listed[field] == value
+    assert moment_of(endpoint, listed) == epoch("2026-10-28T12:00:00Z")
+    everything, _ = client.walk(endpoint, limit=100)
+    assert sum(row[key] == original[key] for row in everything) == 1
+
+
+def test_a_vanishing_deletion_leaves_every_list_and_is_logged_as_an_event(
+    sandbox_factory: Factory,
+) -> None:
+    sandbox = sandbox_factory()
+    client = Client(sandbox)
+    customers = BY_ID["billing/customers"]
+    before, _ = client.walk(customers, limit=7)
+    victim = before[3]["id"]
+    answer = sandbox.delete("billing", "customers", victim, "2026-10-20T08:00:00Z")
+    after, _ = client.walk(customers, limit=7)
+    assert answer == {"deleted": {"id": victim, "deleted": True}, "style": "vanish"}
+    assert [row["id"] for row in after] == [row["id"] for row in before if row["id"] != victim]
+    assert client.page(customers, limit=1)["total"] == len(before) - 1
+    events, _ = client.walk(BILLING_EVENTS, limit=100)
+    deletions = [e for e in events if e["type"].endswith(".deleted")]
+    assert [(e["type"], e["data"]["object"], e["created"]) for e in deletions] == [
+        ("customers.deleted", {"id": victim, "deleted": True}, "2026-10-20T08:00:00Z")
+    ]
+    day = window_params(BILLING_EVENTS, "2026-10-20T00:00:00Z", "2026-10-21T00:00:00Z")
+    assert deletions[0] in client.walk(BILLING_EVENTS, limit=100, window=day)[0]
+    outside = window_params(BILLING_EVENTS, "2026-10-21T00:00:00Z", "2026-10-22T00:00:00Z")
+    assert deletions[0] not in client.walk(BILLING_EVENTS, limit=100, window=outside)[0]
+
+
+def test_billing_events_list_every_update_of_the_records_history_in_time_order(
+    client: Client,
+) -> None:
+    """One `<resource>.updated` event per record updated after its creation, at that time."""
+    expected = set()
+    for name in ("customers", "invoices", "charges", "subscriptions", "refunds"):
+        rows, _ = client.walk(BY_ID[f"billing/{name}"], limit=100)
+        expected |= {
+            (f"{name}.updated", row["id"], row["updated_at"])
+            for row in rows
+            if row["updated_at"] > row["created_at"]
+        }
+    events, _ = client.walk(BILLING_EVENTS, limit=100)
+    listed = [(e["type"], e["data"]["object"]["id"], e["created"]) for e in events]
+    assert expected and set(listed) == expected and len(listed) == len(expected)
+    assert [e["created"] for e in events] == sorted(e["created"] for e in events)
+    assert len({e["id"] for e in events}) == len(events)
+    october_3 = window_params(BILLING_EVENTS, "2026-10-03T00:00:00Z", "2026-10-04T00:00:00Z")
+    that_day, _ = client.walk(BILLING_EVENTS, limit=7, window=october_3)
+    assert that_day == [e for e in events if e["created"].startswith("2026-10-03")]
+
+
+def test_a_deleted_record_cannot_be_deleted_or_touched_again_and_events_are_not_records(
+    sandbox_factory: Factory,
+) -> None:
+    sandbox = sandbox_factory()
+    victim = Client(sandbox).page(BY_ID["billing/customers"], limit=1)["data"][0]["id"]
+    sandbox.delete("billing", "customers", victim)
+    for action in ("delete", "touch"):
+        again = requests.post(
+            f"{sandbox.base_url}/__records/billing/customers/{victim}/{action}", timeout=TIMEOUT
+        )
+        assert again.status_code == 409 and again.json()["error"] == "deleted"
+    event = requests.post(
+        f"{sandbox.base_url}/__records/billing/events/evt_000001/delete", timeout=TIMEOUT
+    )
+    assert event.status_code == 404
+
+
+def test_deletions_in_one_account_leave_another_accounts_records_alone(
+    sandbox_factory: Factory,
+) -> None:
+    sandbox = sandbox_factory(accounts=2)
+    first, second = Client(sandbox, 1), Client(sandbox, 2)
+    customers = BY_ID["billing/customers"]
+    victim = first.page(customers, limit=1)["data"][0]["id"]
+    sandbox.delete("billing", "customers", victim, account=1)
+    assert victim not in {row["id"] for row in first.walk(customers, limit=100)[0]}
+    assert victim in {row["id"] for row in second.walk(customers, limit=100)[0]}
+    assert not [e for e in second.walk(BILLING_EVENTS, limit=100)[0] if "deleted" in e["type"]]
+
+
 def test_stats_count_requests_per_path_without_query_strings(
     clean: SandboxHandle, client: Client
 ) -> None:

@@ -294,3 +294,22 @@ def test_without_a_budget_the_same_run_meets_429s(sandbox_factory, tmp_path):
     sandbox = sandbox_factory(records=60, rate_limit=20.0)
     _load(_ledger(tmp_path, patient), sandbox, tmp_path / "free.duckdb", resources=LISTS[:4])
     assert sandbox.stats()["rate_limited"].get("ledger", 0) > 1
+
+
+def test_a_field_only_later_records_carry_lands_on_the_arrow_path():
+    """A batch's columns are every record's fields, not the first record's: a `deleted: true`
+    mark on the third customer of a page lands, and marks that row deleted."""
+    from payments_assets.sources.arrow import ArrowPages
+    from payments_assets.specs.resolved import DELETED_AT
+
+    view = _spec(load_providers(), "commerce").view("customers")
+    rows = [
+        {"customer_id": f"cust_{i}", "first_seen": 1_791_000_000 + i, "name": "A"} for i in range(3)
+    ]
+    rows[2] |= {"deleted": True, "nickname": "late"}
+    table = ArrowPages(view, {})._convert(rows)
+    assert not isinstance(table, list), "uniform records take the Arrow path"
+    assert table.column("deleted").to_pylist() == [None, None, True]
+    assert table.column("nickname").to_pylist() == [None, None, "late"]
+    marked = table.column(DELETED_AT).to_pylist()
+    assert marked[:2] == [None, None] and marked[2] is not None

@@ -36,7 +36,8 @@ def _error(name: str, edit) -> ProviderSpecError:
 def test_the_four_providers_load_with_every_documented_resource():
     specs = {spec.name: spec for spec in load_providers()}
     assert {name: [r.name for r in spec.resources] for name, spec in specs.items()} == {
-        "billing": ["customers", "invoices", "charges", "subscriptions", "refunds"],
+        # `events`: billing's event log, which announces deleted customers (docs/sandbox.md).
+        "billing": ["customers", "invoices", "charges", "subscriptions", "refunds", "events"],
         "commerce": ["charges", "products", "customers", "subscriptions"],
         "direct_debit": ["payments", "refunds", "mandates", "payouts"],
         "gateway": ["transactions", "balances", "list_payments"],
@@ -333,18 +334,19 @@ def test_deletes_resolve_per_resource_over_the_defaults():
 
 def test_a_soft_deleted_snapshot_merges_instead_of_replacing():
     gateway = load_provider(GOOD / "gateway.yaml")
-    assert gateway.view("balances").write_disposition == "replace"
-    edited = parse_provider(
+    assert gateway.view("balances").deletes.absent_from_snapshot
+    assert gateway.view("balances").write_disposition == "merge"  # the gone keep their row
+    # Hard mode has no row to keep: the snapshot is replaced, as without deletes.
+    products = load_provider(GOOD / "commerce.yaml").view("products")
+    assert (products.deletes.mode, products.write_disposition) == ("hard", "replace")
+    untracked = parse_provider(
         (GOOD / "gateway.yaml")
         .read_text()
-        .replace(
-            "    write_disposition: replace\n",
-            "    write_disposition: replace\n    deletes: {absent_from_snapshot: true}\n",
-        ),
+        .replace("    deletes: {absent_from_snapshot: true}\n", ""),
         file="x.yaml",
         name="gateway",
     )
-    assert edited.view("balances").write_disposition == "merge"
+    assert untracked.view("balances").write_disposition == "replace"
 
 
 def test_deletes_are_checked_against_the_resources():

@@ -21,7 +21,7 @@ from payments_assets.webhooks.events import WebhookEvent, parse_event
 from payments_assets.webhooks.store import WebhookStore
 
 from .warehouse_fixtures import Loader, billing_charges_updated_on, point_env_at, query
-from .webhook_fixtures import make_event, post_event
+from .webhook_fixtures import evaluate_sensor, make_event, post_event, requested_partitions
 
 PAN = "4242424242424242"
 CHARGE = {"id": "ch_000042", "status": "succeeded", "updated_at": "2026-10-03T10:00:00Z"}
@@ -95,26 +95,6 @@ def _parsed(event: dict) -> WebhookEvent:
     return parse_event(event["provider"], json.dumps(event).encode())
 
 
-def _evaluate(
-    instance: dg.DagsterInstance, sensor_name: str, store_path: Path, cursor: str | None = None
-):
-    """One tick of a registered sensor, reading the store at `store_path`."""
-    with dg.build_sensor_context(
-        instance=instance,
-        cursor=cursor,
-        definitions=defs,
-        resources={"webhook_store": WebhookEventStore(path=str(store_path))},
-    ) as context:
-        return defs.resolve_sensor_def(sensor_name).evaluate_tick(context)
-
-
-def _requested(result) -> dict[str, set[str]]:
-    return {
-        r.partition_key: {"/".join(key.path) for key in r.asset_selection}
-        for r in result.run_requests
-    }
-
-
 def test_sensor_requests_exactly_the_affected_partitions(instance, tmp_path):
     store = WebhookStore(tmp_path / "webhooks.sqlite")
     moment = datetime.now(timezone.utc)
@@ -137,8 +117,8 @@ def test_sensor_requests_exactly_the_affected_partitions(instance, tmp_path):
     ]
     store.store([_parsed(event) for event in billing + commerce], time.time())
 
-    first = _evaluate(instance, "billing_webhook_sensor", store.path)
-    assert _requested(first) == {
+    first = evaluate_sensor(instance, "billing_webhook_sensor", store.path)
+    assert requested_partitions(first) == {
         "2026-10-03": {"billing/charges", "billing/invoices"},
         "2026-10-05": {"billing/customers"},
         today: {"billing/refunds"},  # the window in progress exists: minute-old data loads now
@@ -147,10 +127,11 @@ def test_sensor_requests_exactly_the_affected_partitions(instance, tmp_path):
     assert len({r.run_key for r in first.run_requests}) == 3
     assert first.cursor == str(store.last_row_id("billing"))
 
-    again = _evaluate(instance, "billing_webhook_sensor", store.path, cursor=first.cursor)
+    again = evaluate_sensor(instance, "billing_webhook_sensor", store.path, cursor=first.cursor)
     assert again.run_requests == [] and again.cursor in (None, first.cursor)
 
-    assert _requested(_evaluate(instance, "commerce_webhook_sensor", store.path)) == {
+    commerce_tick = evaluate_sensor(instance, "commerce_webhook_sensor", store.path)
+    assert requested_partitions(commerce_tick) == {
         "2026-10-07": {"commerce/customers"},  # first_seen, epoch seconds
         "2026-10-08": {"commerce/charges"},  # occurred, ISO
     }
@@ -210,11 +191,11 @@ def test_a_record_updated_in_the_sandbox_lands_after_the_sensors_run(
 
     touched = sandbox.touch("billing", "charges", charge, "2026-10-20T12:00:00Z")
     assert sandbox.wait_for_webhooks()["delivered"] == 1
-    result = _evaluate(
+    result = evaluate_sensor(
         billing_loader.instance, "billing_webhook_sensor", receiver_store.path, cursor
     )
     [request] = result.run_requests
-    assert (request.partition_key, _requested(result)) == (
+    assert (request.partition_key, requested_partitions(result)) == (
         "2026-10-20",
         {"2026-10-20": {"billing/charges"}},
     )
@@ -248,10 +229,10 @@ def test_duplicated_out_of_order_and_forged_deliveries_still_land_the_latest_ver
         "2026-10-18T08:00:00Z",
     ]
     assert all(s.event.object["status"] != "forged" for s in stored)
-    result = _evaluate(
+    result = evaluate_sensor(
         billing_loader.instance, "billing_webhook_sensor", receiver_store.path, str(cursor)
     )
-    assert _requested(result) == {
+    assert requested_partitions(result) == {
         "2026-10-22": {"billing/charges"},
         "2026-10-18": {"billing/charges"},
     }

@@ -11,6 +11,8 @@ from typing import Any
 import dagster as dg
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from payments_assets.assets.ingest import ingest_assets
 from payments_assets.resources import build_resources
@@ -20,13 +22,16 @@ from .source_fixtures import query as query  # re-exported: the asset tests' SQL
 
 
 def point_env_at(monkeypatch: pytest.MonkeyPatch, sandbox: Any, folder: Path) -> Path:
-    """Set every provider's variables to `sandbox` and the warehouse to a DuckDB in `folder`."""
+    """Set every provider's variables to `sandbox`, the warehouse to a DuckDB in `folder` (and
+    the webhook store to a file there)."""
     for name, value in sandbox.env.items():
         monkeypatch.setenv(name, value)
     database = folder / "warehouse.duckdb"
     monkeypatch.setenv("PAYMENTS_DUCKDB_PATH", str(database))
     monkeypatch.setenv("PAYMENTS_DLT_WORKDIR", str(folder / "dlt"))
     monkeypatch.setenv("PAYMENTS_DESTINATION", "duckdb")
+    # Loads read deletion webhooks: from the test's own store, never a demo's `data/`.
+    monkeypatch.setenv("PAYMENTS_WEBHOOK_DB", str(folder / "webhooks.sqlite"))
     return database
 
 
@@ -116,25 +121,67 @@ def warehouse_rows(warehouse: Any, sql: str) -> list[tuple[Any, ...]]:
         return session.rows(sql)
 
 
+def _reader() -> requests.Session:
+    """A session that reads a sandbox through its faults: 5xx and 429 are retried."""
+    session = requests.Session()
+    retry = Retry(
+        total=10,
+        backoff_factor=0.05,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=None,
+    )
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    return session
+
+
 def gateway_token(sandbox: Any) -> str:
     """A gateway access token from the sandbox's OAuth2 endpoint, for reading it over HTTP."""
     env = sandbox.env
-    return requests.post(
-        env["PAYMENTS_GATEWAY_TOKEN_URL"],
-        data={"grant_type": "client_credentials"},
-        auth=(env["PAYMENTS_GATEWAY_CLIENT_ID"], env["PAYMENTS_GATEWAY_CLIENT_SECRET"]),
-        timeout=10,
-    ).json()["access_token"]
+    return (
+        _reader()
+        .post(
+            env["PAYMENTS_GATEWAY_TOKEN_URL"],
+            data={"grant_type": "client_credentials"},
+            auth=(env["PAYMENTS_GATEWAY_CLIENT_ID"], env["PAYMENTS_GATEWAY_CLIENT_SECRET"]),
+            timeout=10,
+        )
+        .json()["access_token"]
+    )
 
 
 def balances_in_sandbox(sandbox: Any) -> int:
     """How many balances the sandbox serves (one per currency), read over HTTP."""
-    response = requests.get(
+    response = _reader().get(
         sandbox.env["PAYMENTS_GATEWAY_BASE_URL"] + "/v1/balances",
         headers={"Authorization": f"Bearer {gateway_token(sandbox)}"},
         timeout=10,
     )
     return len(response.json()["data"])
+
+
+def events_in_sandbox(sandbox: Any) -> int:
+    """How many events billing's events resource lists (one per update in the records'
+    history, and per touch or deletion since), read over HTTP."""
+    env = sandbox.env
+    response = _reader().get(
+        env["PAYMENTS_BILLING_BASE_URL"] + "/v1/events",
+        params={"api_key": env["PAYMENTS_BILLING_API_KEY"], "limit": 1},
+        timeout=10,
+    )
+    return response.json()["total"]
+
+
+def rows_in_sandbox(sandbox: Any, specs: Any, records: int) -> dict[str, tuple[int, int]]:
+    """(rows, distinct keys) each resource of `specs` should land from a sandbox started with
+    `--records records`: `records` for a list; balances and events as the sandbox serves them."""
+    expected = {
+        f"{spec.name}/{view.name}": (records, records) for spec in specs for view in spec.views
+    }
+    served = {"gateway/balances": balances_in_sandbox, "billing/events": events_in_sandbox}
+    for name, count in served.items():
+        if name in expected:
+            expected[name] = (count(sandbox),) * 2
+    return expected
 
 
 def billing_charges_updated_on(sandbox: Any, day: str) -> list[dict[str, Any]]:

@@ -11,9 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import pytest
 import requests
 
+from payments_assets.resources import WebhookEventStore
 from payments_assets.sandbox.credentials import WEBHOOK_SECRETS
 from payments_assets.webhooks.process import ReceiverHandle, running_receiver
 from payments_assets.webhooks.signing import SIGNATURE_HEADER, sign
@@ -66,3 +68,26 @@ def post_event(
         headers={SIGNATURE_HEADER: signature, "Content-Type": "application/json"},
         timeout=10,
     )
+
+
+def evaluate_sensor(
+    instance: dg.DagsterInstance, sensor_name: str, store_path: Path, cursor: str | None = None
+) -> Any:
+    """One tick of a sensor of the code location, reading the webhook store at `store_path`."""
+    from payments_assets.definitions import defs
+
+    with dg.build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        definitions=defs,
+        resources={"webhook_store": WebhookEventStore(path=str(store_path))},
+    ) as context:
+        return defs.resolve_sensor_def(sensor_name).evaluate_tick(context)
+
+
+def requested_partitions(result: Any) -> dict[str, set[str]]:
+    """Partition key → the assets a sensor tick's run requests for it."""
+    return {
+        r.partition_key: {"/".join(key.path) for key in r.asset_selection}
+        for r in result.run_requests
+    }

@@ -11,7 +11,7 @@ that lists a deleted record again merges it back for a moment, and the ledger re
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -110,27 +110,50 @@ def from_webhooks(
     return found
 
 
-def absent_from_snapshot(
-    session: WarehouseSession, view: ResourceView, account: str, loaded_at: datetime
-) -> list[Deletion]:
-    """Rows a full snapshot no longer lists (their `_loaded_at` is older than this load's)."""
-    if view.deletes is None or not view.deletes.absent_from_snapshot or view.windowed:
-        return []
+def tracks_absence(view: ResourceView) -> bool:
+    return bool(view.deletes and view.deletes.absent_from_snapshot and not view.windowed)
+
+
+def snapshot_keys(
+    session: WarehouseSession, view: ResourceView, account: str, loaded_at: datetime | None = None
+) -> set[str]:
+    """The record ids a snapshot table holds, not marked deleted (those of the load stamped
+    `loaded_at` only, when given); of one account when accounts share the table."""
     dataset, key = view.dataset(account), view.record_key
     columns = session.columns(dataset, view.table)
-    if key is None or LOADED_AT not in columns:
-        return []
-    sql = (
-        f"select {quote(key)} from {table_ref(dataset, view.table)} "
-        f"where {quote(LOADED_AT)} < ?"
-        + (f" and {quote(DELETED_AT)} is null" if DELETED_AT in columns else "")
-    )
-    params: tuple[Any, ...] = (loaded_at,)
+    if key is None or key not in columns:
+        return set()
+    conditions, params = ["TRUE"], []
+    if DELETED_AT in columns:
+        conditions.append(f"{quote(DELETED_AT)} IS NULL")
+    if loaded_at is not None and LOADED_AT in columns:
+        conditions.append(f"{quote(LOADED_AT)} = ?")
+        params.append(loaded_at)
     if view.accounts_share_tables:
-        sql, params = f"{sql} and {quote(ACCOUNT_COLUMN)} = ?", (*params, account)
+        conditions.append(f"{quote(ACCOUNT_COLUMN)} = ?")
+        params.append(account)
+    rows = session.rows(
+        f"select {quote(key)} from {table_ref(dataset, view.table)} "
+        f"where {' and '.join(conditions)}",
+        tuple(params),
+    )
+    return {str(record_id) for (record_id,) in rows}
+
+
+def absent_from_snapshot(
+    session: WarehouseSession,
+    view: ResourceView,
+    account: str,
+    before: set[str],
+    loaded_at: datetime,
+) -> list[Deletion]:
+    """Records the snapshot held before this load and this load no longer lists: deleted."""
+    if not tracks_absence(view) or not before:
+        return []
+    listed = snapshot_keys(session, view, account, loaded_at)
     return [
-        Deletion(view.name, str(record_id), loaded_at, "absent from snapshot")
-        for (record_id,) in session.rows(sql, params)
+        Deletion(view.name, record_id, loaded_at, "absent from snapshot")
+        for record_id in sorted(before - listed)
     ]
 
 
@@ -217,9 +240,10 @@ def keep_ledger(
     noted: Iterable[Deletion],
     store: WebhookStore | None,
     loaded_at: datetime,
+    before: Mapping[str, set[str]],
 ) -> dict[str, tuple[int, int]]:
     """After a load of `views`: record every signal, apply the ledger; resource → (recorded,
-    applied)."""
+    applied). `before` holds each absence-tracked snapshot's ids as they were before the load."""
     tracked = [view for view in views if view.deletes is not None]
     by_resource: dict[str, list[Deletion]] = {}
     for deletion in noted:
@@ -230,7 +254,7 @@ def keep_ledger(
             *by_resource.get(view.name, []),
             *from_events(session, spec, view, account),
             *from_webhooks(store, spec, view, account),
-            *absent_from_snapshot(session, view, account, loaded_at),
+            *absent_from_snapshot(session, view, account, before.get(view.name, set()), loaded_at),
         ]
         recorded = record(session, view.dataset(account), account, signals)
         outcome[view.name] = (recorded, apply(session, view, account))

@@ -25,7 +25,7 @@ from ..sources import Connection, Window, redacted_errors
 from ..sources.deletions import DeletionNotes
 from ..specs import ACCOUNT_COLUMN, ProviderSpec, ResourceView
 from ..warehouse_sql import WarehouseSession
-from .deletions import deleted_rows, keep_ledger
+from .deletions import deleted_rows, keep_ledger, snapshot_keys, tracks_absence
 
 
 class PaymentsDltTranslator(DagsterDltTranslator):
@@ -172,6 +172,12 @@ def _provider_multi_asset(
 
         loaded_at, notes = datetime.now(timezone.utc), DeletionNotes()
         store = context.resources.webhook_store.store() if webhook_deletes else None
+        with warehouse.session() as session:  # what each absence-tracked snapshot held
+            before = {
+                name: snapshot_keys(session, spec.view(name), account)
+                for name in selected
+                if tracks_absence(spec.view(name))
+            }
         with redacted_errors(connection.redactor, f"{spec.name} load"):
             source = build_source(
                 spec, connection, window, selected, loaded_at, account, deletions=notes
@@ -188,7 +194,9 @@ def _provider_multi_asset(
                 )
             with warehouse.session() as session:
                 loaded = [spec.view(name) for name in selected]
-                kept = keep_ledger(session, spec, loaded, account, notes.taken(), store, loaded_at)
+                kept = keep_ledger(
+                    session, spec, loaded, account, notes.taken(), store, loaded_at, before
+                )
                 for event in events:
                     view = spec.view(event.asset_key.path[-1])
                     result = _with_row_facts(event, window, session, dataset, shared)

@@ -129,8 +129,9 @@ def _expressions(view: ResourceView, name: str, raw_type: str | None) -> list[st
     return [f"{column} AS {quote(name)}"]
 
 
-def select_sql(view: ResourceView, raw_schema: str, raw_columns: Mapping[str, str]) -> str:
-    """The staging table's query over the raw table whose columns are `raw_columns`."""
+def select_sql(view: ResourceView, raw: str, raw_columns: Mapping[str, str]) -> str:
+    """The staging table's query over `raw` (a table reference) whose columns are
+    `raw_columns`."""
     present: dict[str, str | None] = {**raw_columns}
     for name in view.hinted_types:
         present.setdefault(name, None)
@@ -150,7 +151,6 @@ def select_sql(view: ResourceView, raw_schema: str, raw_columns: Mapping[str, st
         for name in (view.cursor_column, "_loaded_at", "_dlt_load_id")
         if name and name in raw_columns
     ]
-    raw = table_ref(raw_schema, view.table)
     if not view.key_columns:
         return f"SELECT {', '.join(expressions)} FROM {raw} WHERE {alive}"
     partition = ", ".join(quote(column) for column in view.key_columns)
@@ -162,20 +162,50 @@ def select_sql(view: ResourceView, raw_schema: str, raw_columns: Mapping[str, st
     )
 
 
-def build_table(view: ResourceView, session: WarehouseSession) -> dict[str, dg.MetadataValue]:
-    """Rebuild the staging table of `view`; its facts as materialization metadata."""
+def declared_columns(view: ResourceView) -> dict[str, str]:
+    """The columns the YAML names (key, required, typed), as SQL types: the shape of a table
+    whose API has returned nothing yet."""
+    untyped = dict.fromkeys((*view.key_columns, *view.required_columns), "VARCHAR")
+    return {**untyped, **{name: HINT_TYPES[kind] for name, kind in view.hinted_types.items()}}
+
+
+def _nothing_yet(view: ResourceView) -> str:
+    """An empty raw table of the declared shape (dlt creates a table with its first row)."""
+    columns = ", ".join(
+        f"CAST(NULL AS {kind}) AS {quote(name)}" for name, kind in declared_columns(view).items()
+    )
+    return f"(SELECT {columns} WHERE FALSE) AS nothing_yet"
+
+
+def build_table(
+    view: ResourceView, session: WarehouseSession, loaded: bool = False
+) -> dict[str, dg.MetadataValue]:
+    """Rebuild the staging table of `view`; its facts as materialization metadata.
+
+    A raw table that does not exist is an error, unless the raw asset was `loaded` and the API
+    simply had no records yet (billing's event log before its first deletion, say): then the
+    staging table is empty, of the declared columns, and downstream builds on it.
+    """
     schema, name = raw_dataset(view), staging_table(view)
     raw_columns = session.columns(schema, view.table)
-    if not raw_columns:
+    if not raw_columns and not loaded:
         raise StagingError(
             f"{staging_key(view).to_user_string()}: raw table {schema}.{view.table} is not in "
             f"the warehouse; materialize {raw_key(view).to_user_string()} first."
         )
-    session.replace_table(STAGING, name, select_sql(view, schema, raw_columns))
+    if raw_columns:
+        raw, raw_rows = table_ref(schema, view.table), None
+    else:
+        raw_columns, raw, raw_rows = declared_columns(view), _nothing_yet(view), 0
+    session.replace_table(STAGING, name, select_sql(view, raw, raw_columns))
     facts = table_facts(session, STAGING, name)
-    facts["raw_rows"] = dg.MetadataValue.int(
-        int(session.value(f"select count(*) from {table_ref(schema, view.table)}"))
-    )
+    if raw_rows is None:
+        raw_rows = int(session.value(f"select count(*) from {raw}"))
+    facts["raw_rows"] = dg.MetadataValue.int(raw_rows)
+    if raw_rows == 0:
+        facts["note"] = dg.MetadataValue.text(
+            f"{raw_key(view).to_user_string()} has no rows yet: the API returned none."
+        )
     if "status" in raw_columns:
         unmapped = session.rows(
             f"select distinct provider_status from {table_ref(STAGING, name)} "
@@ -265,8 +295,9 @@ def staging_assets(
                 key = staging_key(view)
                 if key not in context.selected_asset_keys:
                     continue
+                loaded = context.instance.get_latest_materialization_event(raw_key(view))
                 try:
-                    facts = build_table(view, session)
+                    facts = build_table(view, session, loaded is not None)
                 except Exception as error:  # one bad table must not hold back the others
                     context.log.error(f"{key.to_user_string()}: {error}")
                     failures.append(f"{key.to_user_string()}: {error}")

@@ -4,7 +4,7 @@ The server, the record generator and the tests all read this table, so a path, a
 window parameter is written down exactly once.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Literal
 
@@ -51,6 +51,12 @@ class Resource:
     fixed_ids: tuple[str, ...] | None = None
     expandable: tuple[tuple[str, str], ...] = ()
     """(field, resource of the same provider) pairs `expand[]=<field>` replaces by the object."""
+    deletion: Literal["flag", "status", "vanish"] = "vanish"
+    """How the provider shows a record deleted through `/__records/.../delete`: still listed
+    with `deleted: true` (`flag`) or `status: deleted` (`status`), updated at the deletion; or
+    gone from every list (`vanish`), announced by an event and a webhook."""
+    event_log: bool = False
+    """A provider's events resource: its records are the events the sandbox logged."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -200,6 +206,20 @@ RESOURCES: tuple[Resource, ...] = (
         ("requires_capture", "captured", "settled", "voided", "failed"),
     ),
     _billing("customers", "cus_", ("active", "inactive", "archived")),
+    Resource(
+        provider="billing",
+        name="events",
+        path="/billing/v1/events",
+        paging=Paging.OFFSET_TOTAL,
+        data_key="data",
+        primary_key="id",
+        id_prefix="evt_",
+        statuses=(),
+        time_field="created",
+        window_params=("created_gte", "created_lt"),
+        updates=False,
+        event_log=True,
+    ),
     _billing("invoices", "in_", ("draft", "open", "paid", "void", "uncollectible")),
     _billing("charges", "ch_", ("pending", "succeeded", "failed")),
     _billing("subscriptions", "sub_", ("trialing", "active", "past_due", "canceled", "unpaid")),
@@ -212,13 +232,16 @@ RESOURCES: tuple[Resource, ...] = (
     _direct_debit(
         "refunds", "RF", ("created", "pending_submission", "submitted", "paid", "bounced")
     ),
-    _direct_debit(
-        "mandates", "MD", ("pending_submission", "submitted", "active", "failed", "cancelled")
+    replace(
+        _direct_debit(
+            "mandates", "MD", ("pending_submission", "submitted", "active", "failed", "cancelled")
+        ),
+        deletion="status",
     ),
     _direct_debit("payouts", "PO", ("pending", "paid", "bounced")),
     _commerce("charges", "chg_", ("authorized", "captured", "declined", "refunded"), "occurred"),
     _commerce("products", "prod_", ("active", "draft", "archived"), None),
-    _commerce("customers", "cust_", ("active", "blocked"), "first_seen"),
+    replace(_commerce("customers", "cust_", ("active", "blocked"), "first_seen"), deletion="flag"),
     _commerce("subscriptions", "csub_", ("active", "paused", "cancelled"), "first_seen"),
     _ledger(
         "charges",
@@ -264,5 +287,12 @@ RESOURCES: tuple[Resource, ...] = (
 )
 
 BY_KEY: dict[tuple[str, str], Resource] = {resource.key: resource for resource in RESOURCES}
+DELETION_MARKS: dict[str, tuple[str, object]] = {
+    "flag": ("deleted", True),
+    "status": ("status", "deleted"),
+}
+"""How a `flag` or `status` deletion marks the record: (field, value)."""
+EVENT_LOGS: dict[str, Resource] = {r.provider: r for r in RESOURCES if r.event_log}
+"""Provider → its events resource (billing's `/v1/events` lists the deletions it logged)."""
 PROVIDERS: tuple[str, ...] = ("gateway", "billing", "direct_debit", "commerce", "ledger")
 """Every provider the sandbox serves; `ledger` is a Stripe-shaped API no shipped YAML reads."""

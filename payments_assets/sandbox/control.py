@@ -1,5 +1,6 @@
-"""Test-mode control endpoints: read and reset counters, inject faults, touch records (which
-sends a webhook when `--webhook-url` is set).
+"""Test-mode control endpoints: read and reset counters, inject faults, touch and delete records
+(each sends a webhook when `--webhook-url` is set; a deletion is also logged in the provider's
+events resource, where it has one).
 
 They need no credentials because the sandbox binds to loopback and holds nothing of value;
 tests and benchmarks use them to arrange a scenario and to count what a client did.
@@ -13,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from payments_assets.sandbox.catalog import BY_KEY
+from payments_assets.sandbox.catalog import BY_KEY, EVENT_LOGS
 from payments_assets.sandbox.credentials import WEBHOOK_SECRETS
 from payments_assets.sandbox.faults import FaultError, parse_fault
 from payments_assets.sandbox.responses import FastJSONResponse
@@ -51,18 +52,22 @@ def control_routes(state: SandboxState) -> list[Route]:
                 state.faults.add(fault)
         return FastJSONResponse({"faults": state.faults.listing()})
 
-    async def touch(request: Request) -> Response:
+    async def _target(request: Request, when_key: str) -> Any:
+        """The record a control request names, when it is to act (default now, clamped into
+        the data range), and the webhook faults to use; or the refusal to answer."""
         provider, name, record_id = (request.path_params[k] for k in ("provider", "resource", "id"))
         resource = BY_KEY.get((provider, name))
         account = int(request.query_params.get("account", "1"))
         dataset = state.accounts.get(account, {}).get((provider, name))
         index = resource.index_of(record_id) if resource else None
-        if dataset is None or index is None or index >= dataset.count:
+        if dataset is None or index is None or index >= dataset.count or resource.event_log:
             return _problem(404, "not_found", f"no record {provider}/{name}/{record_id}")
+        if dataset.is_deleted(index):
+            return _problem(409, "deleted", f"{provider}/{name}/{record_id} is deleted")
         try:
             body = await _json_body(request)
             body = body if isinstance(body, dict) else {}
-            when = body.get("updated_at")
+            when = body.get(when_key)
             moment = (
                 int(parse_moment(when, "iso"))
                 if isinstance(when, str)
@@ -72,16 +77,47 @@ def control_routes(state: SandboxState) -> list[Route]:
         except ValueError as error:
             return _problem(
                 400,
-                "invalid_touch",
-                f'expected {{"updated_at": "<iso>"?, "webhook": {{}}?}}: {error}',
+                "invalid_touch" if when_key == "updated_at" else "invalid_delete",
+                f'expected {{"{when_key}": "<iso>"?, "webhook": {{}}?}}: {error}',
             )
-        record = dataset.touch(index, moment)
+        return resource, dataset, index, account, moment, faults
+
+    def _log(resource: Any, account: int, index: int, moment: int, action: str) -> None:
+        """`<resource>.<action>` in the provider's events resource, where it has one."""
+        log = EVENT_LOGS.get(resource.provider)
+        if log is not None:
+            events = state.accounts[account][log.key]
+            kind = f"{resource.name}.{action}"
+            events.append(kind, resource.primary_key, resource.record_id(index), moment)
+
+    def _announce(provider: str, name: str, record: Any, faults: Any, action: str) -> None:
         if state.webhooks is not None and provider in WEBHOOK_SECRETS:  # ledger sends none
-            state.webhooks.emit(provider, name, record, faults)
-        return FastJSONResponse(record)
+            state.webhooks.emit(provider, name, record, faults, action)
+
+    async def _change(request: Request, when_key: str, action: str) -> Response:
+        """Touch or delete the named record, log it in the provider's events resource and
+        announce it by webhook; the answer is what a webhook about it carries."""
+        target = await _target(request, when_key)
+        if isinstance(target, Response):
+            return target
+        resource, dataset, index, account, moment, faults = target
+        changed = dataset.touch if action == "updated" else dataset.delete
+        record = changed(index, moment)
+        _log(resource, account, index, moment, action)
+        _announce(resource.provider, resource.name, record, faults, action)
+        if action == "updated":
+            return FastJSONResponse(record)
+        return FastJSONResponse({"deleted": record, "style": resource.deletion})
+
+    async def touch(request: Request) -> Response:
+        return await _change(request, "updated_at", "updated")
+
+    async def delete(request: Request) -> Response:
+        return await _change(request, "deleted_at", "deleted")
 
     return [
         Route("/__stats", stats, methods=["GET", "DELETE"]),
         Route("/__faults", faults, methods=["GET", "POST", "DELETE"]),
         Route("/__records/{provider}/{resource}/{id}/touch", touch, methods=["POST"]),
+        Route("/__records/{provider}/{resource}/{id}/delete", delete, methods=["POST"]),
     ]

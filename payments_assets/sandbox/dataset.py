@@ -1,9 +1,11 @@
-"""One resource's records as a lazy, filterable sequence: nothing is stored but touched records.
+"""One resource's records as a lazy, filterable sequence: nothing is stored but touched and
+deleted records.
 
 Window queries scan only the index range the timeline allows, and offset pages remember where
 the previous page stopped, so walking a window page by page costs one pass, not one per page.
 """
 
+import bisect
 import hashlib
 import heapq
 from collections import OrderedDict
@@ -11,9 +13,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 
-from payments_assets.sandbox.catalog import Resource
+from payments_assets.sandbox.catalog import DELETION_MARKS, Resource
 from payments_assets.sandbox.records import Record, build_record
-from payments_assets.sandbox.timeline import Timeline
+from payments_assets.sandbox.timeline import Timeline, to_iso
 
 Window = tuple[float | None, float | None]
 """Half-open `[from, to)` on the update time, in epoch seconds; None means unbounded."""
@@ -42,6 +44,8 @@ class Dataset:
             start, end, self.count, int.from_bytes(digest[:8], "big"), resource.updates
         )
         self._touched: dict[int, Touch] = {}
+        self._vanished: set[int] = set()  # deleted records a list no longer shows
+        self._marked: set[int] = set()  # deleted records still listed, marked as such
         self._offsets: OrderedDict[Window, dict[int, int]] = OrderedDict()
         self._totals: dict[Window, int] = {}
 
@@ -55,7 +59,7 @@ class Dataset:
 
     def record(self, index: int) -> Record:
         touch = self._touched.get(index)
-        return build_record(
+        record = build_record(
             self.resource,
             self.seed,
             index,
@@ -64,6 +68,30 @@ class Dataset:
             self.count,
             touch.times if touch else 0,
         )
+        if index in self._marked:
+            field, value = DELETION_MARKS[self.resource.deletion]
+            record[field] = value
+        return record
+
+    @property
+    def vanished(self) -> frozenset[int]:
+        return frozenset(self._vanished)
+
+    def is_deleted(self, index: int) -> bool:
+        return index in self._vanished or index in self._marked
+
+    def delete(self, index: int, deleted_at: int) -> Record:
+        """Delete a record as its provider does (`resource.deletion`): still listed, marked and
+        updated at `deleted_at` (`flag`, `status`), or gone from every list (`vanish`). Returns
+        what a webhook about it carries."""
+        if self.resource.deletion in DELETION_MARKS:
+            self.touch(index, deleted_at)
+            self._marked.add(index)
+            return self.record(index)
+        self._vanished.add(index)
+        self._offsets.clear()
+        self._totals.clear()
+        return {self.resource.primary_key: self.resource.record_id(index), "deleted": True}
 
     def touch(self, index: int, updated: int) -> Record:
         """Give a record a new update time and status; later pages and windows see it."""
@@ -99,10 +127,13 @@ class Selection:
         self.window = window
 
     def indexes_from(self, position: int) -> Iterator[int]:
-        """Indexes of matching records at or after index `position`, ascending."""
+        """Indexes of matching records at or after index `position`, ascending (deleted records
+        that vanished from the lists left out)."""
         data = self.dataset
+        gone = data.vanished
         if self.window is None:
-            return iter(range(max(position, 0), data.count))
+            every = range(max(position, 0), data.count)
+            return iter(every) if not gone else (i for i in every if i not in gone)
         low, high = self.window
         span = data.timeline.candidates(low, high)
         # A touched record may have left its natural range: consider it wherever it is now.
@@ -110,18 +141,23 @@ class Selection:
         scan = range(max(span.start, position), span.stop)
         lowest = float("-inf") if low is None else low
         highest = float("inf") if high is None else high
-        return (i for i in heapq.merge(scan, strays) if lowest <= data.updated(i) < highest)
+        return (
+            i
+            for i in heapq.merge(scan, strays)
+            if lowest <= data.updated(i) < highest and i not in gone
+        )
 
     def count(self) -> int:
-        if self.window is None:
+        if self.window is None and not self.dataset.vanished:
             return self.dataset.count
-        return self.dataset.total(self.window, lambda: sum(1 for _ in self.indexes_from(0)))
+        window = self.window or (None, None)
+        return self.dataset.total(window, lambda: sum(1 for _ in self.indexes_from(0)))
 
     def position_of(self, offset: int) -> int:
         """The index from which `indexes_from` yields the match number `offset` first."""
-        if self.window is None:
+        if self.window is None and not self.dataset.vanished:
             return offset
-        marks = self.dataset.offset_marks(self.window)
+        marks = self.dataset.offset_marks(self.window or (None, None))
         if offset in marks:
             return marks[offset]
         known = max((o for o in marks if o <= offset), default=0)
@@ -131,8 +167,123 @@ class Selection:
 
     def remember(self, offset: int, position: int) -> None:
         """Note that match number `offset` is found at or after index `position`."""
-        if self.window is not None:
-            marks = self.dataset.offset_marks(self.window)
+        if self.window is not None or self.dataset.vanished:
+            marks = self.dataset.offset_marks(self.window or (None, None))
             if len(marks) >= _MARKS_PER_WINDOW:  # a walk with a tiny limit: start remembering anew
                 marks.clear()
             marks[offset] = position
+
+
+class _EventTimeline:
+    """The timeline of an event log: its events are kept in time order, so a window is the
+    range of events between two bisections."""
+
+    def __init__(self, log: "EventLog") -> None:
+        self.log = log
+
+    def candidates(self, low: float | None, high: float | None) -> range:
+        times = self.log.times
+        first = 0 if low is None else bisect.bisect_left(times, low)
+        last = len(times) if high is None else bisect.bisect_left(times, high)
+        return range(first, max(first, last))
+
+    def clamp(self, moment: int) -> int:
+        return moment
+
+
+@dataclass(frozen=True, order=True)
+class _Event:
+    """One logged event: when, its number (the id), and what it says about which record."""
+
+    at: int
+    number: int
+    kind: str
+    key_field: str
+    record_id: str
+
+
+class EventLog(Dataset):
+    """A provider's events resource: `<resource>.updated` for every record its history updated
+    after creation, then one event per touch and per deletion through the control API.
+
+    Listed, windowed (by `created`) and paged like any resource, in time order; an event's
+    `data.object` names its record (and says `deleted: true` or the new `updated_at`).
+    """
+
+    def __init__(self, resource: Resource, start: int, end: int, seed: int) -> None:
+        self._history: list[Dataset] = []
+        self._events: list[_Event] = []
+        self._times: list[int] = []
+        super().__init__(resource, 0, start, end, seed)
+        self.timeline = _EventTimeline(self)  # type: ignore[assignment]
+
+    def log_history(self, datasets: list[Dataset]) -> None:
+        """The updates `datasets`' records went through before the sandbox started; listed
+        from the first request on (worked out then: a big sandbox starts as fast as ever)."""
+        self._history = datasets
+
+    def _ensure(self) -> None:
+        if not self._history:
+            return
+        datasets, self._history = self._history, []
+        found = [
+            (data.timeline.updated(i), f"{data.resource.name}.updated", data.resource, i)
+            for data in datasets
+            for i in range(data.count)
+            if data.timeline.updated(i) > data.timeline.created(i)
+        ]
+        found.sort(key=lambda item: (item[0], item[1], item[3]))
+        self._events = [
+            _Event(at, number, kind, resource.primary_key, resource.record_id(i))
+            for number, (at, kind, resource, i) in enumerate(found, start=1)
+        ]
+        self._refresh()
+
+    @property  # type: ignore[override]
+    def count(self) -> int:
+        self._ensure()
+        return self._count
+
+    @count.setter
+    def count(self, value: int) -> None:
+        self._count = value
+
+    @property
+    def times(self) -> list[int]:
+        self._ensure()
+        return self._times
+
+    def record(self, index: int) -> Record:
+        self._ensure()
+        event = self._events[index]
+        change = {"deleted": True} if event.kind.endswith(".deleted") else {}
+        return {
+            "id": f"{self.resource.id_prefix}{event.number:06d}",
+            "object": "event",
+            "type": event.kind,
+            "created": to_iso(event.at),
+            "data": {
+                "object": {
+                    event.key_field: event.record_id,
+                    **(change or {"updated_at": to_iso(event.at)}),
+                }
+            },
+        }
+
+    def updated(self, index: int) -> int:
+        self._ensure()
+        return self._events[index].at
+
+    def append(self, kind: str, record_id_field: str, record_id: str, at: int) -> Record:
+        """Log a `<resource>.<action>` event about a record, as the provider's events list it."""
+        self._ensure()
+        event = _Event(at, len(self._events) + 1, kind, record_id_field, record_id)
+        bisect.insort(self._events, event)
+        self._refresh()
+        return self.record(self._events.index(event))
+
+    def _refresh(self) -> None:
+        self._times = [event.at for event in self._events]
+        self.count = len(self._events)
+        self._offsets.clear()
+        self._totals.clear()

@@ -106,7 +106,7 @@ def build_page(
     """
     resource = dataset.resource
     if resource.paging is Paging.SINGLE_PAGE:
-        rows = [dataset.record(i) for i in range(dataset.count)]
+        rows = [dataset.record(i) for i in dataset.select(None).indexes_from(0)]
         return Page({"data": rows}, rows=rows)
     if resource.paging is Paging.SINGLE_OBJECT:
         return Page(dataset.record(0))

@@ -90,6 +90,23 @@ class SandboxHandle:
             body["webhook"] = webhook
         return self._call("POST", f"/__records/{provider}/{resource}/{id}/touch", body)
 
+    def delete(
+        self,
+        provider: str,
+        resource: str,
+        id: str,
+        deleted_at: str | None = None,
+        account: int = 1,
+        webhook: dict[str, bool] | None = None,
+    ) -> dict[str, Any]:
+        """Delete a record as its provider does (docs/sandbox.md, Deletions): marked and still
+        listed, or gone from the lists and logged as an event; `<resource>.deleted` webhook."""
+        body: dict[str, Any] = {} if deleted_at is None else {"deleted_at": deleted_at}
+        if webhook is not None:
+            body["webhook"] = webhook
+        path = f"/__records/{provider}/{resource}/{id}/delete?account={account}"
+        return self._call("POST", path, body)
+
     def wait_for_webhooks(self, timeout: float = 10.0) -> dict[str, int]:
         """Wait until every webhook sent so far was answered (or given up); returns the counts."""
         deadline = time.monotonic() + timeout

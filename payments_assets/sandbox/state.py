@@ -7,7 +7,7 @@ process (as in-process tests may create) never share state.
 
 from payments_assets.sandbox.auth import TokenIssuer
 from payments_assets.sandbox.catalog import PROVIDERS, RESOURCES
-from payments_assets.sandbox.dataset import Dataset
+from payments_assets.sandbox.dataset import Dataset, EventLog
 from payments_assets.sandbox.faults import FaultBook, RandomFailures
 from payments_assets.sandbox.options import SandboxOptions
 from payments_assets.sandbox.stats import Stats
@@ -26,9 +26,9 @@ class SandboxState:
         # accounts, as they do at real providers.
         self.accounts = {
             number: {
-                resource.key: Dataset(
+                resource.key: (EventLog if resource.event_log else Dataset)(
                     resource,
-                    options.records,
+                    *(() if resource.event_log else (options.records,)),
                     options.start_epoch,
                     options.end_epoch,
                     options.seed + ACCOUNT_SEED_STEP * (number - 1),
@@ -37,6 +37,16 @@ class SandboxState:
             }
             for number in range(1, options.accounts + 1)
         }
+        for datasets in self.accounts.values():  # an events resource logs its history
+            for log in datasets.values():
+                if isinstance(log, EventLog):
+                    log.log_history(
+                        [
+                            data
+                            for data in datasets.values()
+                            if data.resource.provider == log.resource.provider and data is not log
+                        ]
+                    )
         self.datasets = self.accounts[1]
         self.tokens = TokenIssuer(options.token_ttl)
         self.faults = FaultBook()

@@ -91,13 +91,18 @@ class WebhookEmitter:
         self._thread.start()
 
     def emit(
-        self, provider: str, resource: str, record: Mapping[str, Any], faults: Mapping[str, bool]
+        self,
+        provider: str,
+        resource: str,
+        record: Mapping[str, Any],
+        faults: Mapping[str, bool],
+        action: str = "updated",
     ) -> str:
-        """Queue a `<resource>.updated` event for `record`; returns the event id."""
+        """Queue a `<resource>.<action>` event for `record`; returns the event id."""
         event_id = f"evt_{secrets.token_hex(12)}"
         event = {
             "id": event_id,
-            "type": f"{resource}.updated",
+            "type": f"{resource}.{action}",
             "provider": provider,
             "created": int(time.time()),
             "data": {"object": dict(record)},

@@ -134,7 +134,9 @@ class ArrowPages:
 
     def _table(self, rows: list[Any]) -> pa.Table:
         try:
-            raw = pa.Table.from_pylist(rows)
+            # Not `from_pylist`: it takes its columns from the first row alone, and would drop a
+            # field only later rows carry (a `deleted: true` mark, a sparse attribute).
+            raw = pa.Table.from_struct_array(pa.array(rows))
         except (pa.ArrowException, TypeError, ValueError):
             raise _NeedsDicts from None
         columns: dict[str, pa.ChunkedArray] = {}
