@@ -37,15 +37,20 @@ def main() -> None:
     # As the code location loads with no provider configured: no network, no secret.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENTS_")}
     env["RUNTIME__DLTHUB_TELEMETRY"] = "false"
-    results = {}
-    for name, code in CASES.items():
-        runs = [harness.run_child(["-c", CHILD.format(code=code)], env) for _ in range(args.repeat)]
-        results[name] = (
-            harness.median([r.seconds for r in runs]),
-            harness.median([r.peak_rss_mb for r in runs]),
+    # Rounds of every case in turn, so a load drift on a shared machine hits all cases alike.
+    runs: dict[str, list[harness.ChildResult]] = {name: [] for name in CASES}
+    for _ in range(args.repeat):
+        for name, code in CASES.items():
+            runs[name].append(harness.run_child(["-c", CHILD.format(code=code)], env))
+    results = {
+        name: (
+            harness.median([r.seconds for r in done]),
+            harness.median([r.peak_rss_mb for r in done]),
         )
+        for name, done in runs.items()
+    }
     bare = results["import dagster, dlt, dagster_dlt"][0]
-    print(f"median of {args.repeat} fresh interpreters each")
+    print(f"median of {args.repeat} fresh interpreters each, the cases interleaved")
     print(f"{'what':<38} {'seconds':>8} {'x bare':>7} {'peak RSS MB':>12}")
     for name, (seconds, rss) in results.items():
         print(f"{name:<38} {seconds:>8.2f} {seconds / bare:>7.2f} {rss:>12.0f}")
