@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from payments_assets.card_numbers import mask_card_numbers, mask_text
+from payments_assets.card_numbers import find_card_numbers, mask_card_numbers, mask_text
 from payments_assets.checks.rules import Finding, Rule
 from payments_assets.resources import ReportingExports
 from payments_assets.sources.arrow import ArrowPages
@@ -33,7 +33,7 @@ from .card_fixtures import (
     text_with_card,
     written,
 )
-from .leak_scan import duckdb_text
+from .leak_scan import card_numbers_in, duckdb_text
 from .warehouse_fixtures import Loader
 from .webhook_fixtures import make_event, post_event
 
@@ -243,3 +243,15 @@ def test_webhook_events_are_stored_and_logged_masked(data, receiver, receiver_st
     written = json.dumps([(s.event_id, s.type, s.payload) for s in stored])
     assert leaked(written, pans) == [] and leaked(receiver.output(), pans) == []
     assert any(s.event_id.startswith("evt_" + pan[:6]) for s in stored)
+
+
+def test_the_leak_scan_reads_no_card_number_into_a_hash_and_still_finds_one_beside_it():
+    """Dagster's data versions are sha256 digests; one of them held `555279874952251`, a
+    Luhn-valid digit run. Hashes and UUIDs are not card data; a card next to one still is."""
+    digest = "2159ff555279874952251d30a642eac898f39f4878c00684b2aa897213f08a30"
+    run_id = "0e5a1c9d-5555-5555-5555-555555554444"
+    assert find_card_numbers(digest) == ["555279874952251"]  # what the rule alone reads
+    assert "5555555555554444" in find_card_numbers(run_id)
+    tags = f'{{"dagster/data_version": "{digest}", "run_id": "{run_id}"}}'
+    assert card_numbers_in(tags) == []
+    assert card_numbers_in(f"{tags} card 5555 5555 5555 4444") == ["5555555555554444"]
