@@ -3,7 +3,8 @@
 Starts the webhook receiver and the sandbox payments API (which signs and sends webhooks to the
 receiver when records change) on free loopback ports, points every provider at the sandbox (the
 same variables `payments-sandbox env` prints), loads the sandbox's history into the project's
-local instance (`dagster_home/`), and runs `dg dev` on the code location until you press Ctrl-C.
+local instance (the project folder, with its `dagster.yaml`), and runs `dg dev` on the code
+location until you press Ctrl-C.
 From there, declarative automation builds staging, marts and exports by itself.
 """
 
@@ -21,16 +22,16 @@ from .sandbox.process import running_sandbox
 from .webhooks.process import running_receiver
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-LOCAL_INSTANCE = PROJECT_ROOT / "dagster_home"
+LOCAL_INSTANCE = PROJECT_ROOT
 DEFAULT_UI_PORT = 3000
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 """The history runs' console: warnings and errors only (every event is in the UI's event log)."""
 
 
 def _dagster_home() -> Path:
-    """`$DAGSTER_HOME`, else the project's `dagster_home/` (whose dagster.yaml is versioned): a
-    home set elsewhere gets a copy of that file. `dg dev` runs from the project root, where no
-    dagster.yaml lies, so Dagster never warns that one is ignored."""
+    """`$DAGSTER_HOME`, else the project folder (whose dagster.yaml is versioned): a home set
+    elsewhere gets a copy of that file. `dg dev` runs from the project folder, so by default its
+    dagster.yaml is the home's own and Dagster has no ignored file to warn about."""
     home = Path(os.environ.get("DAGSTER_HOME") or LOCAL_INSTANCE)
     home.mkdir(parents=True, exist_ok=True)
     instance_config = home / "dagster.yaml"

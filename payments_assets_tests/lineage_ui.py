@@ -104,11 +104,11 @@ class Webserver:
 @contextmanager
 def running_webserver(environ: dict[str, str] | None = None) -> Iterator[Webserver]:
     """`dagster-webserver -m payments_assets.definitions` on a free loopback port, with a temporary
-    DAGSTER_HOME holding the project's `dagster_home/dagster.yaml`; stopped on exit, always."""
+    DAGSTER_HOME holding the project's `dagster.yaml`; stopped on exit, always."""
     with tempfile.TemporaryDirectory(prefix="payments-webserver-") as folder:
         home = Path(folder) / "dagster_home"
         home.mkdir()
-        shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+        shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
         log = Path(folder) / "webserver.log"
         port = free_port()
         command = [sys.executable, "-m", "dagster_webserver", "-m", "payments_assets.definitions"]

@@ -43,9 +43,7 @@ def _materialize(
 def cli_env(sandbox, tmp_path) -> dict[str, str]:
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(
-        (Path(__file__).parents[1] / "dagster_home" / "dagster.yaml").read_text()
-    )
+    (home / "dagster.yaml").write_text((Path(__file__).parents[1] / "dagster.yaml").read_text())
     return {
         **os.environ,
         **sandbox.env,

@@ -203,7 +203,7 @@ def test_run_killed_midway_and_restarted_ends_with_the_tables_of_a_clean_run(
 
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text((ROOT / "dagster_home" / "dagster.yaml").read_text())
+    (home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     log, restarted = tmp_path / "runs.log", tmp_path / "restarted.duckdb"
     sandbox.reset_stats()
