@@ -16,6 +16,8 @@ from payments_assets.specs import load_providers
 
 from .warehouse_fixtures import query
 
+pytestmark = pytest.mark.e2e  # subprocesses and servers: skipped by `-m "not e2e"`
+
 BIN = Path(sys.executable).parent
 MODULE = "payments_assets.definitions"
 

@@ -20,6 +20,8 @@ from payments_assets.loopback import free_port, stop_group
 
 from .test_definitions import shape
 
+pytestmark = pytest.mark.e2e  # subprocesses and servers: skipped by `-m "not e2e"`
+
 ROOT = Path(__file__).parents[1]
 DEADLINE_SECONDS = 420
 

@@ -96,6 +96,7 @@ def _upstream(nodes: dict[str, AssetNode], key: str, hops: int) -> set[str]:
     return found
 
 
+@pytest.mark.e2e
 def test_the_browser_draws_the_lineage_edges(webserver, nodes, tmp_path) -> None:
     reason = chromium_missing()
     if reason:

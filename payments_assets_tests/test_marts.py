@@ -14,6 +14,7 @@ import dagster as dg
 import duckdb
 import pyarrow.csv
 import pyarrow.parquet
+import pytest
 
 from payments_assets.assets.marts import MARTS
 from payments_assets.assets.staging import UNKNOWN_STATUS, staging_assets
@@ -277,6 +278,7 @@ def test_exports_hold_every_mart_as_csv_and_parquet(built: BuiltWarehouse) -> No
     assert csv_path == str((built.exports / "fct_payments.csv").resolve())
 
 
+@pytest.mark.e2e
 def test_marts_are_the_same_on_postgres(
     sandbox, postgres_server, tmp_path, monkeypatch, built: BuiltWarehouse
 ) -> None:

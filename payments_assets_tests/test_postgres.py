@@ -37,6 +37,8 @@ from .postgres_fixtures import PostgresServer
 from .test_ingest import RECORDS
 from .warehouse_fixtures import Loader, rows_in_sandbox, warehouse_rows
 
+pytestmark = pytest.mark.e2e  # subprocesses and servers: skipped by `-m "not e2e"`
+
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 WEEK = ("2026-10-01", "2026-10-07")
 
