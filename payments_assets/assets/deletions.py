@@ -19,7 +19,7 @@ from ..sources.deletions import Deletion
 from ..specs import ACCOUNT_COLUMN, ProviderSpec, ResourceView, column_name
 from ..specs.resolved import DELETED_AT
 from ..warehouse_sql import WarehouseSession, quote, table_ref
-from ..webhooks.store import WebhookStore
+from ..webhooks.store import EventStore
 
 LEDGER = "_deleted_records"
 LOADED_AT = "_loaded_at"
@@ -90,7 +90,7 @@ def from_events(
 
 
 def from_webhooks(
-    store: WebhookStore | None, spec: ProviderSpec, view: ResourceView, account: str
+    store: EventStore | None, spec: ProviderSpec, view: ResourceView, account: str
 ) -> list[Deletion]:
     """Deletions signed webhooks announced for `view` (`deletes.webhooks`), for this account."""
     if store is None or view.deletes is None or not view.deletes.webhooks:
@@ -238,7 +238,7 @@ def keep_ledger(
     views: Sequence[ResourceView],
     account: str,
     noted: Iterable[Deletion],
-    store: WebhookStore | None,
+    store: EventStore | None,
     loaded_at: datetime,
     before: Mapping[str, set[str]],
 ) -> dict[str, tuple[int, int]]:

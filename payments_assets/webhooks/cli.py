@@ -1,7 +1,8 @@
 """`payments-webhooks`: serve the webhook receiver for every provider YAML.
 
 Secrets come only from the environment (`PAYMENTS_<PROVIDER>_WEBHOOK_SECRET`): a command line
-shows in `ps`. The store's path comes from `--db`, else `PAYMENTS_WEBHOOK_DB`, as Dagster reads it.
+shows in `ps`. The inbox comes from `--db`, else the variable Dagster reads it from
+(`PAYMENTS_WEBHOOK_DB`, or in the production profile the warehouse's `PAYMENTS_POSTGRES_URL`).
 """
 
 from __future__ import annotations
@@ -12,10 +13,15 @@ import os
 
 from ..specs import load_providers
 from .signing import DEFAULT_TOLERANCE_SECONDS, secret_variable, secrets_from_environ
-from .store import DEFAULT_WEBHOOK_DB, WebhookStore
+from .store import DEFAULT_WEBHOOK_DB, location_variable, open_store
 
 DEFAULT_PORT = 8766
 DEFAULT_HOST = "127.0.0.1"
+
+
+def _default_location() -> str:
+    variable = location_variable(os.environ)
+    return os.environ[variable] if variable else DEFAULT_WEBHOOK_DB
 
 
 def parser() -> argparse.ArgumentParser:
@@ -29,8 +35,9 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default=DEFAULT_HOST, help="bind address (default loopback)")
     parser.add_argument(
         "--db",
-        default=os.environ.get("PAYMENTS_WEBHOOK_DB") or DEFAULT_WEBHOOK_DB,
-        help="SQLite event store (default: $PAYMENTS_WEBHOOK_DB or data/webhooks.sqlite)",
+        default=_default_location(),
+        help="the inbox: a SQLite file or a postgresql:// URL (default: $PAYMENTS_WEBHOOK_DB; "
+        "with PAYMENTS_DESTINATION=postgres, $PAYMENTS_POSTGRES_URL; else data/webhooks.sqlite)",
     )
     parser.add_argument(
         "--tolerance",
@@ -60,5 +67,5 @@ def main(argv: list[str] | None = None) -> None:
 
     from .receiver import create_receiver
 
-    app = create_receiver(WebhookStore(args.db), secrets, providers, args.tolerance)
+    app = create_receiver(open_store(args.db), secrets, providers, args.tolerance)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)

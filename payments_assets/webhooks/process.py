@@ -73,16 +73,18 @@ def _wait_until_up(handle: ReceiverHandle) -> None:
 def running_receiver(
     db: str | Path, secrets: Mapping[str, str], tolerance: int | None = None
 ) -> Iterator[ReceiverHandle]:
-    """Start the receiver storing into `db`, with `secrets` by provider name."""
+    """Start the receiver storing into `db` (a SQLite file or a PostgreSQL URL), with `secrets` by
+    provider name. The location travels in the environment: a URL's password stays out of `ps`."""
     root = str(Path(__file__).resolve().parents[2])  # importable from an uninstalled tree
     env = {
         **{k: v for k, v in os.environ.items() if not k.endswith("_WEBHOOK_SECRET")},
         **{secret_variable(provider): secret for provider, secret in secrets.items()},
         "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+        "PAYMENTS_WEBHOOK_DB": str(db),
     }
     port = free_port()
     command = [sys.executable, "-m", "payments_assets.webhooks", "--host", HOST]
-    command += ["--port", str(port), "--db", str(db)]
+    command += ["--port", str(port)]
     command += [] if tolerance is None else ["--tolerance", str(tolerance)]
     with tempfile.TemporaryDirectory(prefix="payments-webhooks-") as folder:
         log = Path(folder) / "receiver.log"

@@ -31,7 +31,7 @@ from .signing import (
     secret_variable,
     verify,
 )
-from .store import WebhookStore
+from .store import EventStore
 
 log = logging.getLogger("payments_assets.webhooks")
 
@@ -52,7 +52,7 @@ def _settle(future: asyncio.Future[bool], outcome: bool | BaseException) -> None
 class EventWriter:
     """Owns the store's connection on one thread; `await write(event)` → True if new."""
 
-    def __init__(self, store: WebhookStore) -> None:
+    def __init__(self, store: EventStore) -> None:
         self.store = store
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="webhook-writer", daemon=True)
@@ -91,7 +91,7 @@ class EventWriter:
                             break
                         batch.append(item)
                     self._commit(connection, batch)
-        except BaseException as error:  # the file cannot be opened: fail start-up loudly
+        except BaseException as error:  # the inbox cannot be opened: fail start-up loudly
             self._failure = error
             self._ready.set()
 
@@ -121,7 +121,7 @@ def _refusal(status: int, code: str, message: str) -> Response:
 
 
 def create_receiver(
-    store: WebhookStore,
+    store: EventStore,
     secrets: Mapping[str, tuple[str, ...]],
     providers: Collection[str],
     tolerance: int = DEFAULT_TOLERANCE_SECONDS,
@@ -170,7 +170,7 @@ def create_receiver(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         writer.start()
-        log.info("storing webhook events in %s", store.path)
+        log.info("storing webhook events in %s", store.where)
         try:
             yield
         finally:

@@ -1,17 +1,23 @@
-"""The webhook event store: one SQLite file, written by the receiver, read by Dagster.
+"""The webhook inbox: one interface, a SQLite file locally, a PostgreSQL table in production.
 
-SQLite, not the warehouse: DuckDB takes one writer and the pipelines hold it, while the receiver
-must store every event before it answers. WAL lets the sensor read while the receiver writes;
-`synchronous=FULL` makes an answered event survive a power cut; a unique (provider, event id)
-makes a redelivered event a no-op. Row ids only grow, so they are the sensor's cursor.
+`open_store(location)` picks the engine from the location: a `postgresql://` URL is the
+production inbox (`postgres_store.py`), anything else a SQLite file. The receiver writes, the
+sensors and runs read, and they share nothing but that database: no pod needs a shared volume.
+
+Both keep the same promises. An answered event is durable (SQLite: WAL with `synchronous=FULL`;
+PostgreSQL: a committed transaction). A unique (provider, event id) makes a redelivered event a
+no-op. Row ids only grow in commit order, so they are the sensors' cursor.
+
+SQLite, not the warehouse, locally: DuckDB takes one writer and the pipelines hold it, while the
+receiver must store every event before it answers.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +26,7 @@ from .events import WebhookEvent
 
 DEFAULT_WEBHOOK_DB = "data/webhooks.sqlite"
 BUSY_TIMEOUT_MS = 30_000
+POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg2://")
 
 _SCHEMA = """
 create table if not exists webhook_events (
@@ -33,6 +40,7 @@ create table if not exists webhook_events (
     unique (provider, event_id)
 )
 """
+_COLUMNS = "row_id, provider, event_id, type, created, received_at, payload"
 
 
 @dataclass(frozen=True)
@@ -52,15 +60,88 @@ class StoredEvent:
         return WebhookEvent(self.provider, self.event_id, self.type, self.created, self.payload)
 
 
-class WebhookStore:
-    """Reads and writes of the event table; each call opens its own short connection."""
+class EventStore:
+    """What the receiver, the sensors and the runs ask of an inbox, whatever holds it.
+
+    Subclasses open connections, add events and run a read (`?` marks parameters); the queries
+    are written once, here.
+    """
+
+    table = "webhook_events"
+
+    @property
+    def where(self) -> str:
+        """Where the events are, for logs: never a password."""
+        raise NotImplementedError
+
+    def connect(self) -> AbstractContextManager[Any]:
+        """A connection with the schema in place; kept open by the receiver's writer thread."""
+        raise NotImplementedError
+
+    def add(
+        self, connection: Any, events: Sequence[WebhookEvent], received_at: float
+    ) -> list[bool]:
+        """Store `events` in one transaction; True for each event not stored before."""
+        raise NotImplementedError
+
+    def _read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Rows of a query; none while nothing was ever stored (readers never create the inbox)."""
+        raise NotImplementedError
+
+    def store(self, events: Sequence[WebhookEvent], received_at: float) -> list[bool]:
+        with self.connect() as connection:
+            return self.add(connection, events, received_at)
+
+    @staticmethod
+    def _event(row: Sequence[Any]) -> StoredEvent:
+        payload = row[6] if isinstance(row[6], dict) else json.loads(row[6])
+        return StoredEvent(*row[:6], payload)
+
+    def after(self, provider: str, row_id: int, limit: int | None = None) -> list[StoredEvent]:
+        """A provider's events stored after `row_id`, oldest first."""
+        sql = f"select {_COLUMNS} from {self.table} where provider = ? and row_id > ?"
+        sql += " order by row_id"
+        params: tuple[Any, ...] = (provider, row_id)
+        if limit is not None:
+            sql, params = f"{sql} limit ?", (*params, limit)
+        return [self._event(row) for row in self._read(sql, params)]
+
+    def of_types(self, provider: str, types: Sequence[str]) -> list[StoredEvent]:
+        """A provider's events of the given types (deletions, say), oldest first."""
+        if not types:
+            return []
+        marks = ", ".join("?" for _ in types)
+        rows = self._read(
+            f"select {_COLUMNS} from {self.table} "
+            f"where provider = ? and type in ({marks}) order by row_id",
+            (provider, *types),
+        )
+        return [self._event(row) for row in rows]
+
+    def count(self, provider: str | None = None) -> int:
+        where, params = ("where provider = ?", (provider,)) if provider else ("", ())
+        rows = self._read(f"select count(*) from {self.table} {where}", params)
+        return rows[0][0] if rows else 0
+
+    def last_row_id(self, provider: str) -> int:
+        rows = self._read(
+            f"select coalesce(max(row_id), 0) from {self.table} where provider = ?", (provider,)
+        )
+        return rows[0][0] if rows else 0
+
+
+class WebhookStore(EventStore):
+    """The local profile's inbox: one SQLite file; each read opens its own short connection."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection with the schema in place; kept open by the receiver's writer thread."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)) as connection:
             connection.execute("pragma journal_mode = wal")
@@ -68,11 +149,9 @@ class WebhookStore:
             connection.execute(_SCHEMA)
             yield connection
 
-    @staticmethod
     def add(
-        connection: sqlite3.Connection, events: Sequence[WebhookEvent], received_at: float
+        self, connection: sqlite3.Connection, events: Sequence[WebhookEvent], received_at: float
     ) -> list[bool]:
-        """Store `events` in one transaction; True for each event not stored before."""
         added = []
         with connection:  # one commit (one fsync) for the whole batch
             for event in events:
@@ -80,21 +159,10 @@ class WebhookStore:
                     "insert into webhook_events "
                     "(provider, event_id, type, created, received_at, payload) "
                     "values (?, ?, ?, ?, ?, ?) on conflict (provider, event_id) do nothing",
-                    (
-                        event.provider,
-                        event.event_id,
-                        event.type,
-                        event.created,
-                        received_at,
-                        json.dumps(event.body, separators=(",", ":")),
-                    ),
+                    (*event_row(event), received_at, payload_text(event)),
                 )
                 added.append(cursor.rowcount == 1)
         return added
-
-    def store(self, events: Sequence[WebhookEvent], received_at: float) -> list[bool]:
-        with self.connect() as connection:
-            return self.add(connection, events, received_at)
 
     def _read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         if not self.path.exists():  # nothing received yet: readers never create the file
@@ -107,34 +175,34 @@ class WebhookStore:
                     return []
                 raise
 
-    def after(self, provider: str, row_id: int, limit: int | None = None) -> list[StoredEvent]:
-        """A provider's events stored after `row_id`, oldest first."""
-        rows = self._read(
-            "select row_id, provider, event_id, type, created, received_at, payload "
-            "from webhook_events where provider = ? and row_id > ? order by row_id limit ?",
-            (provider, row_id, -1 if limit is None else limit),
-        )
-        return [StoredEvent(*row[:6], json.loads(row[6])) for row in rows]
 
-    def of_types(self, provider: str, types: Sequence[str]) -> list[StoredEvent]:
-        """A provider's events of the given types (deletions, say), oldest first."""
-        if not types:
-            return []
-        marks = ", ".join("?" for _ in types)
-        rows = self._read(
-            "select row_id, provider, event_id, type, created, received_at, payload "
-            f"from webhook_events where provider = ? and type in ({marks}) order by row_id",
-            (provider, *types),
-        )
-        return [StoredEvent(*row[:6], json.loads(row[6])) for row in rows]
+def event_row(event: WebhookEvent) -> tuple[str, str, str, int | None]:
+    return (event.provider, event.event_id, event.type, event.created)
 
-    def count(self, provider: str | None = None) -> int:
-        where, params = ("where provider = ?", (provider,)) if provider else ("", ())
-        rows = self._read(f"select count(*) from webhook_events {where}", params)
-        return rows[0][0] if rows else 0
 
-    def last_row_id(self, provider: str) -> int:
-        rows = self._read(
-            "select coalesce(max(row_id), 0) from webhook_events where provider = ?", (provider,)
-        )
-        return rows[0][0] if rows else 0
+def payload_text(event: WebhookEvent) -> str:
+    return json.dumps(event.body, separators=(",", ":"))
+
+
+def is_postgres_url(location: str | Path) -> bool:
+    return str(location).startswith(POSTGRES_SCHEMES)
+
+
+def open_store(location: str | Path) -> EventStore:
+    """The inbox at `location`: a `postgresql://` URL (production) or a SQLite file path."""
+    if is_postgres_url(location):
+        from .postgres_store import PostgresWebhookStore  # psycopg2 only where it is used
+
+        return PostgresWebhookStore(str(location))
+    return WebhookStore(location)
+
+
+def location_variable(environ: Mapping[str, str]) -> str | None:
+    """The variable that holds the inbox's location, if any: `PAYMENTS_WEBHOOK_DB`, else, in the
+    production profile (`PAYMENTS_DESTINATION=postgres`), the warehouse's `PAYMENTS_POSTGRES_URL`
+    (the inbox is then a table in the warehouse's database). None: the local SQLite default."""
+    if environ.get("PAYMENTS_WEBHOOK_DB"):
+        return "PAYMENTS_WEBHOOK_DB"
+    if environ.get("PAYMENTS_DESTINATION") == "postgres" and environ.get("PAYMENTS_POSTGRES_URL"):
+        return "PAYMENTS_POSTGRES_URL"
+    return None
