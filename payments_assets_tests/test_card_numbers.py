@@ -220,11 +220,15 @@ def test_exports_write_no_card_number(drawn, data, tmp_path: Path):
     pans = [pan for _, pan in drawn]
     numbers = data.draw(st.lists(card_numbers(), min_size=len(drawn), max_size=len(drawn)))
     table = pa.table({"note": [text for text, _ in drawn], "number": [int(pan) for pan in numbers]})
-    paths = ReportingExports(folder=str(tmp_path / "exports")).write("fct_notes", table)
-    written_text = paths["csv"].read_text(encoding="utf-8")
-    written_text += json.dumps(pyarrow.parquet.read_table(paths["parquet"]).to_pylist())
+    ReportingExports(folder=str(tmp_path / "exports")).write("fct_notes", table)
+    csv, parquet = (
+        tmp_path / "exports" / "fct_notes.csv",
+        tmp_path / "exports" / "fct_notes.parquet",
+    )
+    written_text = csv.read_text(encoding="utf-8")
+    written_text += json.dumps(pyarrow.parquet.read_table(parquet).to_pylist())
     assert leaked(written_text, pans + numbers) == []
-    assert pyarrow.csv.read_csv(paths["csv"]).num_rows == len(drawn)
+    assert pyarrow.csv.read_csv(csv).num_rows == len(drawn)
 
 
 @settings(max_examples=25, deadline=None)

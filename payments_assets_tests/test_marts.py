@@ -274,8 +274,8 @@ def test_exports_hold_every_mart_as_csv_and_parquet(built: BuiltWarehouse) -> No
         e.asset_key.to_user_string(): e.materialization.metadata
         for e in built.result.get_asset_materialization_events()
     }
-    csv_path = events["exports/fct_payments_export"]["csv_path"].value
-    assert csv_path == str((built.exports / "fct_payments.csv").resolve())
+    csv_url = events["exports/fct_payments_export"]["csv_url"].value
+    assert csv_url == (built.exports / "fct_payments.csv").resolve().as_uri()
 
 
 @pytest.mark.e2e

@@ -1,5 +1,6 @@
 """Reporting exports: every mart as a CSV (spreadsheets) and a Parquet file (BI tools, pandas),
-written by the `exports` resource (`resources/exports.py`) into the folder reporting tools read.
+written by the `exports` resource (`resources/exports.py`) into the folder or bucket reporting
+tools read, and listed in the asset's metadata by URL.
 """
 
 from collections.abc import Iterator, Sequence
@@ -54,18 +55,16 @@ def export_assets(
                 table = session.arrow(
                     f"SELECT * FROM {table_ref(MARTS_SCHEMA, mart.name)} ORDER BY {order}"
                 )
-                paths = exports.write(mart.name, table)
+                files = exports.write(mart.name, table)
                 yield dg.MaterializeResult(
                     asset_key=export_key(mart.name),
                     metadata={
                         "dagster/row_count": dg.MetadataValue.int(table.num_rows),
                         **{
-                            f"{file_format}_path": dg.MetadataValue.path(str(path.resolve()))
-                            for file_format, path in paths.items()
+                            f"{file_format}_url": dg.MetadataValue.url(written.url)
+                            for file_format, written in files.items()
                         },
-                        "bytes": dg.MetadataValue.int(
-                            sum(path.stat().st_size for path in paths.values())
-                        ),
+                        "bytes": dg.MetadataValue.int(sum(f.size for f in files.values())),
                     },
                 )
 
