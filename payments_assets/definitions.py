@@ -13,9 +13,10 @@ from .automation.conditions import with_automation
 from .automation.jobs import all_jobs, ingest_jobs
 from .automation.schedules import ingest_schedules
 from .automation.sensors.alerts import check_failure_alert, run_failure_alert
-from .automation.sensors.automation import automation_sensor
+from .automation.sensors.automation import build_automation_sensor
 from .automation.sensors.freshness import build_freshness_sensor
 from .automation.sensors.webhooks import webhook_sensors
+from .automation.switch import automation_switch
 from .checks import build_freshness_checks, build_quality_checks, with_freshness_policies
 from .layers import writer_pool
 from .resources import build_resources, destination_kind
@@ -24,6 +25,7 @@ from .specs import load_providers
 PROVIDERS = load_providers()
 DESTINATION = destination_kind()
 JOBS = ingest_jobs(PROVIDERS)
+AUTOMATION = automation_switch()  # schedules and sensors running by default, or not
 
 defs = dg.Definitions(
     assets=[
@@ -43,13 +45,13 @@ defs = dg.Definitions(
         *build_freshness_checks(PROVIDERS),
     ],
     jobs=all_jobs(JOBS),
-    schedules=ingest_schedules(PROVIDERS, JOBS),
+    schedules=ingest_schedules(PROVIDERS, JOBS, AUTOMATION),
     sensors=[
-        *webhook_sensors(PROVIDERS, JOBS),
-        build_freshness_sensor(PROVIDERS),
+        *webhook_sensors(PROVIDERS, JOBS, AUTOMATION),
+        build_freshness_sensor(PROVIDERS, automation=AUTOMATION),
         run_failure_alert,
         check_failure_alert,
-        automation_sensor,
+        build_automation_sensor(AUTOMATION),
     ],
     resources=build_resources(PROVIDERS),
 )

@@ -18,6 +18,7 @@ from dagster._core.storage.tags import (
 from ..partitions import complete_partition_keys, partitions_for
 from ..specs import ProviderSpec
 from .jobs import ProviderJobs
+from .switch import ALWAYS_ON, AutomationSwitch
 
 _CRON = {
     "hourly": "10 * * * *",
@@ -27,7 +28,9 @@ _CRON = {
 }
 
 
-def _windowed_schedule(spec: ProviderSpec, job: Any) -> dg.ScheduleDefinition:
+def _windowed_schedule(
+    spec: ProviderSpec, job: Any, automation: AutomationSwitch
+) -> dg.ScheduleDefinition:
     partitions_def = partitions_for(spec)
 
     @dg.schedule(
@@ -35,7 +38,7 @@ def _windowed_schedule(spec: ProviderSpec, job: Any) -> dg.ScheduleDefinition:
         cron_schedule=_CRON[spec.partitions.granularity],
         job=job,
         execution_timezone="UTC",
-        default_status=dg.DefaultScheduleStatus.RUNNING,
+        default_status=automation.schedules,
         description=(
             f"Loads the latest complete {spec.partitions.granularity} window of {spec.name}, "
             f"re-reading the {spec.partitions.lookback} before it for late updates."
@@ -63,26 +66,30 @@ def _windowed_schedule(spec: ProviderSpec, job: Any) -> dg.ScheduleDefinition:
     return ingest
 
 
-def _snapshot_schedule(spec: ProviderSpec, job: Any) -> dg.ScheduleDefinition:
+def _snapshot_schedule(
+    spec: ProviderSpec, job: Any, automation: AutomationSwitch
+) -> dg.ScheduleDefinition:
     if spec.multi_account:
-        return _per_account_snapshot_schedule(spec, job)
+        return _per_account_snapshot_schedule(spec, job, automation)
     return dg.ScheduleDefinition(
         name=f"{spec.name}_snapshot_schedule",
         cron_schedule=_CRON[spec.partitions.granularity],
         job=job,
         execution_timezone="UTC",
-        default_status=dg.DefaultScheduleStatus.RUNNING,
+        default_status=automation.schedules,
         description=f"Reloads {spec.name}'s snapshots (replaced whole) on the ingest cadence.",
     )
 
 
-def _per_account_snapshot_schedule(spec: ProviderSpec, job: Any) -> dg.ScheduleDefinition:
+def _per_account_snapshot_schedule(
+    spec: ProviderSpec, job: Any, automation: AutomationSwitch
+) -> dg.ScheduleDefinition:
     @dg.schedule(
         name=f"{spec.name}_snapshot_schedule",
         cron_schedule=_CRON[spec.partitions.granularity],
         job=job,
         execution_timezone="UTC",
-        default_status=dg.DefaultScheduleStatus.RUNNING,
+        default_status=automation.schedules,
         description=f"Reloads {spec.name}'s snapshots, one run per account.",
     )
     def snapshots(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
@@ -94,14 +101,17 @@ def _per_account_snapshot_schedule(spec: ProviderSpec, job: Any) -> dg.ScheduleD
 
 
 def ingest_schedules(
-    specs: Sequence[ProviderSpec], jobs: Mapping[str, ProviderJobs]
+    specs: Sequence[ProviderSpec],
+    jobs: Mapping[str, ProviderJobs],
+    automation: AutomationSwitch = ALWAYS_ON,
 ) -> list[dg.ScheduleDefinition]:
-    """Per provider, a schedule for its windowed job and one for its snapshot job."""
+    """Per provider, a schedule for its windowed job and one for its snapshot job; running by
+    default as `automation` says (`switch.py`)."""
     schedules = []
     for spec in specs:
         provider = jobs[spec.name]
         if provider.windowed is not None:
-            schedules.append(_windowed_schedule(spec, provider.windowed))
+            schedules.append(_windowed_schedule(spec, provider.windowed, automation))
         if provider.snapshots is not None:
-            schedules.append(_snapshot_schedule(spec, provider.snapshots))
+            schedules.append(_snapshot_schedule(spec, provider.snapshots, automation))
     return schedules

@@ -14,10 +14,11 @@ import dagster as dg
 
 from ...checks.freshness import FRESH_UNTIL, Clock, freshness_check_keys, utc_now
 from ...specs import ProviderSpec
+from ..switch import ALWAYS_ON, AutomationSwitch
 
 
 def build_freshness_sensor(
-    specs: Sequence[ProviderSpec], now: Clock = utc_now
+    specs: Sequence[ProviderSpec], now: Clock = utc_now, automation: AutomationSwitch = ALWAYS_ON
 ) -> dg.SensorDefinition:
     """Runs the freshness checks that may have changed: never run, or past their `fresh_until`."""
     keys = freshness_check_keys(specs)
@@ -26,7 +27,7 @@ def build_freshness_sensor(
         name="freshness_checks_sensor",
         target=dg.AssetSelection.checks(*keys),
         minimum_interval_seconds=300,
-        default_status=dg.DefaultSensorStatus.RUNNING,
+        default_status=automation.sensors,
         description=(
             "Runs each raw asset's freshness check when it may have turned stale; a failed check "
             "waits for the asset's next materialization, which runs the check again."

@@ -21,6 +21,7 @@ from ...specs import IncrementalSpec, ProviderSpec
 from ...webhooks.events import WebhookEvent, record_time
 from ...webhooks.store import StoredEvent
 from ..jobs import ProviderJobs, snapshot_job_name
+from ..switch import ALWAYS_ON, AutomationSwitch
 
 BATCH_SIZE = 1000
 """Events read per tick; a longer backlog drains over the next ticks."""
@@ -126,14 +127,16 @@ def plan_runs(spec: ProviderSpec, events: Sequence[StoredEvent]) -> RunPlan:
     return plan
 
 
-def webhook_sensor(spec: ProviderSpec, job: Any) -> dg.SensorDefinition:
+def webhook_sensor(
+    spec: ProviderSpec, job: Any, automation: AutomationSwitch = ALWAYS_ON
+) -> dg.SensorDefinition:
     """The sensor that loads `spec`'s partitions named by its stored webhook events."""
 
     @dg.sensor(
         name=f"{spec.name}_webhook_sensor",
         job=job,
         minimum_interval_seconds=MIN_INTERVAL_SECONDS,
-        default_status=dg.DefaultSensorStatus.RUNNING,
+        default_status=automation.sensors,
         description=(
             f"Loads the {spec.name} partitions that received webhook events since the last tick: "
             "one run per partition, limited to the resources the events name."
@@ -160,11 +163,13 @@ def webhook_sensor(spec: ProviderSpec, job: Any) -> dg.SensorDefinition:
 
 
 def webhook_sensors(
-    specs: Sequence[ProviderSpec], jobs: Mapping[str, ProviderJobs]
+    specs: Sequence[ProviderSpec],
+    jobs: Mapping[str, ProviderJobs],
+    automation: AutomationSwitch = ALWAYS_ON,
 ) -> list[dg.SensorDefinition]:
     """One sensor per provider with windowed resources (the ones a run can target)."""
     return [
-        webhook_sensor(spec, jobs[spec.name].windowed)
+        webhook_sensor(spec, jobs[spec.name].windowed, automation)
         for spec in specs
         if jobs[spec.name].windowed is not None
     ]

@@ -1,0 +1,59 @@
+"""Automation on by choice: schedules and run-launching sensors start RUNNING locally (the demo
+and the tests that need them), STOPPED in the production profile unless PAYMENTS_AUTOMATION=on."""
+
+from __future__ import annotations
+
+import pytest
+
+from payments_assets.automation.switch import AutomationSwitch, automation_switch
+
+from .test_postgres import definitions_loaded_fresh
+
+ALERTS = {"run_failure_alert", "check_failure_alert"}  # launch nothing: running in every profile
+
+
+def _statuses(monkeypatch, **environ: str) -> dict[str, str]:
+    for name in ("PAYMENTS_DESTINATION", "PAYMENTS_AUTOMATION"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    defs = definitions_loaded_fresh()
+    return {
+        **{s.name: s.default_status.value for s in defs.schedules or []},
+        **{s.name: s.default_status.value for s in defs.sensors or []},
+    }
+
+
+def _automation(statuses: dict[str, str]) -> set[str]:
+    return {status for name, status in statuses.items() if name not in ALERTS}
+
+
+def test_the_switch_follows_the_profile_unless_set():
+    assert automation_switch({}) == AutomationSwitch(True)
+    assert automation_switch({"PAYMENTS_DESTINATION": "postgres"}) == AutomationSwitch(False)
+    production_on = {"PAYMENTS_DESTINATION": "postgres", "PAYMENTS_AUTOMATION": "on"}
+    assert automation_switch(production_on) == AutomationSwitch(True)
+    assert automation_switch({"PAYMENTS_AUTOMATION": "OFF"}) == AutomationSwitch(False)
+    with pytest.raises(ValueError, match="PAYMENTS_AUTOMATION must be on or off, not 'yes'"):
+        automation_switch({"PAYMENTS_AUTOMATION": "yes"})
+
+
+def test_production_profile_starts_every_schedule_and_sensor_stopped(monkeypatch):
+    statuses = _statuses(monkeypatch, PAYMENTS_DESTINATION="postgres")
+    assert any(name.endswith("_ingest_schedule") for name in statuses)
+    assert any(name.endswith("_webhook_sensor") for name in statuses)
+    assert {"payments_automation", "freshness_checks_sensor"} <= set(statuses)
+    assert _automation(statuses) == {"STOPPED"}
+    assert {statuses[name] for name in ALERTS} == {"RUNNING"}
+
+
+def test_production_profile_runs_automation_when_switched_on(monkeypatch):
+    statuses = _statuses(monkeypatch, PAYMENTS_DESTINATION="postgres", PAYMENTS_AUTOMATION="on")
+    assert set(statuses.values()) == {"RUNNING"}
+
+
+def test_local_profile_runs_automation_unless_switched_off(monkeypatch):
+    assert set(_statuses(monkeypatch).values()) == {"RUNNING"}
+    statuses = _statuses(monkeypatch, PAYMENTS_AUTOMATION="off")
+    assert _automation(statuses) == {"STOPPED"} and {statuses[n] for n in ALERTS} == {"RUNNING"}
+
