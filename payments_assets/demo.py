@@ -13,10 +13,17 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
+import time
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+import requests
+
+from .demo_children import ChildGroup, DemoStopped, group_options, stopping_on_signals
+from .demo_dotenv import remove_dotenv, write_dotenv
+from .demo_guard import DemoRecord, DemoRefused, refuse_if_busy
+from .loopback import HOST
 from .sandbox.credentials import WEBHOOK_SECRETS
 from .sandbox.process import running_sandbox
 from .webhooks.process import running_receiver
@@ -24,6 +31,8 @@ from .webhooks.process import running_receiver
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCAL_INSTANCE = PROJECT_ROOT
 DEFAULT_UI_PORT = 3000
+DOTENV = PROJECT_ROOT / ".env"
+DEMO_RECORD = PROJECT_ROOT / "data" / "demo.json"
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 """The history runs' console: warnings and errors only (every event is in the UI's event log)."""
 
@@ -40,11 +49,11 @@ def _dagster_home() -> Path:
     return home
 
 
-def _load_history(env: dict[str, str]) -> None:
+def _load_history(env: dict[str, str], children: ChildGroup) -> None:
     """Backfill the history in a child process that sees the demo's environment at import."""
     print("loading the sandbox's history into the warehouse (skip with --no-history)...")
     command = [sys.executable, "-m", "payments_assets.demo", "--history-only"]
-    subprocess.call(command, env=env, cwd=PROJECT_ROOT)
+    children.popen(command, env=env, cwd=PROJECT_ROOT).wait()
 
 
 def load_history() -> None:
@@ -79,7 +88,7 @@ def load_history() -> None:
                 )
 
 
-def main(argv: list[str] | None = None) -> int:
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="payments-demo", description=__doc__)
     parser.add_argument(
         "--ui-port",
@@ -95,50 +104,111 @@ def main(argv: list[str] | None = None) -> int:
         help="start with an empty warehouse instead of backfilling the sandbox's history",
     )
     parser.add_argument("--history-only", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress, live
     if args.history_only:
         load_history()
         return 0
+    try:
+        refuse_if_busy(DEMO_RECORD, args.ui_port)
+    except DemoRefused as refusal:
+        print(f"payments-demo: not starting: {refusal}", file=sys.stderr)
+        return 2
+    children = ChildGroup()
+    DemoRecord(os.getpid(), None, args.ui_port).save(DEMO_RECORD)
+    try:
+        with stopping_on_signals():
+            return _run(args, children)
+    except DemoStopped as stopped:
+        print(f"payments-demo: {stopped}; stopping the UI, daemon, sandbox and receiver...")
+        return 0
+    finally:
+        children.stop()
+        remove_dotenv(DOTENV)
+        DEMO_RECORD.unlink(missing_ok=True)
 
+
+def _run(args: argparse.Namespace, children: ChildGroup) -> int:
+    """Everything the demo runs, each child in `children`'s process group."""
     webhook_db = os.environ.get(
         "PAYMENTS_WEBHOOK_DB", str(PROJECT_ROOT / "data" / "webhooks.sqlite")
     )
-    with (
-        running_receiver(webhook_db, WEBHOOK_SECRETS) as receiver,
-        running_sandbox(
-            records=args.records, days=args.days, webhook_url=receiver.base_url
-        ) as sandbox,
-    ):
-        data = PROJECT_ROOT / "data"
-        env = {
-            **os.environ,
-            **sandbox.env,
-            "PAYMENTS_WEBHOOK_DB": webhook_db,
-            "DAGSTER_HOME": str(_dagster_home()),
-            # Absolute, so the UI, the daemon and every run worker agree whatever their cwd.
-            "PAYMENTS_DUCKDB_PATH": os.environ.get(
-                "PAYMENTS_DUCKDB_PATH", str(data / "payments.duckdb")
-            ),
-            "PAYMENTS_DLT_WORKDIR": os.environ.get("PAYMENTS_DLT_WORKDIR", str(data / "dlt")),
-            "PAYMENTS_EXPORT_DIR": os.environ.get("PAYMENTS_EXPORT_DIR", str(data / "exports")),
-        }
-        print(f"sandbox payments API on {sandbox.base_url} (stats: {sandbox.base_url}/__stats)")
-        print(f"webhook receiver on {receiver.base_url}/<provider>")
-        if not args.no_history:
-            _load_history(env)
-        print(f"Dagster UI on http://127.0.0.1:{args.ui_port}")
-        command = [
-            str(Path(sys.executable).parent / "dg"),
-            "dev",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(args.ui_port),
-        ]
+    with running_receiver(
+        webhook_db, WEBHOOK_SECRETS, popen_options=group_options(children.process_group)
+    ) as receiver:
+        children.adopt(receiver.process)
+        DemoRecord(os.getpid(), children.pgid, args.ui_port).save(DEMO_RECORD)
+        with running_sandbox(
+            popen_options=group_options(children.process_group),
+            records=args.records,
+            start=_today() - timedelta(days=args.days),  # the history ends today, whatever --days
+            days=args.days,
+            webhook_url=receiver.base_url,
+        ) as sandbox:
+            children.adopt(sandbox.process)
+            variables = _variables(sandbox.env, webhook_db)
+            print(f"sandbox payments API on {sandbox.base_url} (stats: {sandbox.base_url}/__stats)")
+            print(f"webhook receiver on {receiver.base_url}/<provider>")
+            env = {**os.environ, **variables}
+            if not args.no_history:
+                _load_history(env, children)
+            _announce_second_terminal(variables)
+            return _serve_ui(args.ui_port, env, children)
+
+
+def _variables(sandbox_env: dict[str, str], webhook_db: str) -> dict[str, str]:
+    """What the demo adds to its children's environment: the sandbox's provider variables and
+    the local instance and warehouse, as absolute paths so every process agrees on them."""
+    data = PROJECT_ROOT / "data"
+    return {
+        **sandbox_env,
+        "PAYMENTS_WEBHOOK_DB": webhook_db,
+        "DAGSTER_HOME": str(_dagster_home()),
+        "PAYMENTS_DUCKDB_PATH": os.environ.get(
+            "PAYMENTS_DUCKDB_PATH", str(data / "payments.duckdb")
+        ),
+        "PAYMENTS_DLT_WORKDIR": os.environ.get("PAYMENTS_DLT_WORKDIR", str(data / "dlt")),
+        "PAYMENTS_EXPORT_DIR": os.environ.get("PAYMENTS_EXPORT_DIR", str(data / "exports")),
+    }
+
+
+def _announce_second_terminal(variables: dict[str, str]) -> None:
+    """Write `.env` for `dg`/`dagster` in another terminal, and print commands that load rows."""
+    if not write_dotenv(DOTENV, variables):
+        print(f"{DOTENV} is your own, left as it is: dg in another terminal will not see the demo")
+        return
+    yesterday = _today() - timedelta(days=1)
+    week = f"{yesterday - timedelta(days=6)}...{yesterday}"
+    print(f"dg and dagster in another terminal, in {PROJECT_ROOT}, read the demo's {DOTENV.name}:")
+    print(f"  .venv/bin/dg launch --assets 'group:billing' --partition {yesterday}")
+    print(f"  .venv/bin/dg launch --assets 'group:gateway' --partition-range {week}")
+
+
+def _today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+def _serve_ui(port: int, env: dict[str, str], children: ChildGroup) -> int:
+    """Run `dg dev`; say where the UI is once it answers (not before: a port taken meanwhile
+    would make the address a lie)."""
+    command = [str(Path(sys.executable).parent / "dg"), "dev", "--host", HOST, "--port", str(port)]
+    server = children.popen(command, env=env, cwd=PROJECT_ROOT)
+    url = f"http://{HOST}:{port}"
+    while server.poll() is None:
         try:
-            return subprocess.call(command, env=env, cwd=PROJECT_ROOT)
-        except KeyboardInterrupt:
-            return 0
+            if requests.get(f"{url}/server_info", timeout=2).ok:
+                print(f"Dagster UI on {url}  (Ctrl-C stops the demo)", flush=True)
+                break
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    code = server.wait()
+    print(f"payments-demo: dg dev exited with code {code}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

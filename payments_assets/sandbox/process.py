@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -122,7 +122,7 @@ class SandboxHandle:
         stop(self.process, STOP_TIMEOUT)
 
 
-def _start(options: SandboxOptions, log: Path) -> SandboxHandle:
+def _start(options: SandboxOptions, log: Path, popen_options: Mapping[str, Any]) -> SandboxHandle:
     port = free_port()
     command = [sys.executable, "-m", "payments_assets.sandbox", "--host", HOST, "--port", str(port)]
     # Importable even from a source tree that was never installed.
@@ -133,7 +133,11 @@ def _start(options: SandboxOptions, log: Path) -> SandboxHandle:
     }
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [*command, *options.to_args()], stdout=sink, stderr=subprocess.STDOUT, env=env
+            [*command, *options.to_args()],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=env,
+            **popen_options,
         )
     handle = SandboxHandle(port, process, log, options.accounts)
     deadline = time.monotonic() + START_TIMEOUT
@@ -155,8 +159,11 @@ def _start(options: SandboxOptions, log: Path) -> SandboxHandle:
 
 
 @contextmanager
-def running_sandbox(**options: Any) -> Iterator[SandboxHandle]:
-    """Start `payments-sandbox` with `options` (SandboxOptions fields) on a free loopback port.
+def running_sandbox(
+    popen_options: Mapping[str, Any] | None = None, **options: Any
+) -> Iterator[SandboxHandle]:
+    """Start `payments-sandbox` with `options` (SandboxOptions fields) on a free loopback port
+    (`popen_options`: e.g. the demo's process group).
 
     >>> with running_sandbox(records=200, start=date(2026, 10, 1), seed=1) as sandbox:
     ...     requests.get(sandbox.env["PAYMENTS_BILLING_BASE_URL"] + "/v1/charges", ...)
@@ -166,7 +173,7 @@ def running_sandbox(**options: Any) -> Iterator[SandboxHandle]:
         log = Path(folder) / "server.log"
         for attempt in range(3):
             try:
-                handle = _start(settings, log)
+                handle = _start(settings, log, popen_options or {})
                 break
             except SandboxStartError as error:
                 # Another process may grab the free port between probe and bind: try another.

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -71,10 +72,14 @@ def _wait_until_up(handle: ReceiverHandle) -> None:
 
 @contextmanager
 def running_receiver(
-    db: str | Path, secrets: Mapping[str, str], tolerance: int | None = None
+    db: str | Path,
+    secrets: Mapping[str, str],
+    tolerance: int | None = None,
+    popen_options: Mapping[str, Any] | None = None,
 ) -> Iterator[ReceiverHandle]:
     """Start the receiver storing into `db` (a SQLite file or a PostgreSQL URL), with `secrets` by
-    provider name. The location travels in the environment: a URL's password stays out of `ps`."""
+    provider name. The location travels in the environment: a URL's password stays out of `ps`.
+    `popen_options`: e.g. the demo's process group."""
     root = str(Path(__file__).resolve().parents[2])  # importable from an uninstalled tree
     env = {
         **{k: v for k, v in os.environ.items() if not k.endswith("_WEBHOOK_SECRET")},
@@ -89,7 +94,9 @@ def running_receiver(
     with tempfile.TemporaryDirectory(prefix="payments-webhooks-") as folder:
         log = Path(folder) / "receiver.log"
         with log.open("wb") as sink:
-            process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
+            process = subprocess.Popen(
+                command, stdout=sink, stderr=subprocess.STDOUT, env=env, **(popen_options or {})
+            )
         handle = ReceiverHandle(port, process, log)
         try:
             _wait_until_up(handle)

@@ -1,0 +1,111 @@
+"""A new user's first hour, the fast parts: what the demo does before and after its children run
+(refusing to start beside another demo, its `.env`, stopping a whole process group).
+The demo itself, end to end, is in test_demo.py.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from dotenv import dotenv_values
+
+from payments_assets.demo_children import ChildGroup, group_members
+from payments_assets.demo_dotenv import remove_dotenv, write_dotenv
+from payments_assets.demo_guard import DemoRecord, DemoRefused, refuse_if_busy
+from payments_assets.loopback import free_port
+
+SLEEPERS = "sleep 300 & sleep 300 & wait"
+"""A child that spawns grandchildren, as `dg dev` spawns a webserver and a daemon."""
+
+
+def test_stopping_the_demos_group_stops_grandchildren_too():
+    group = ChildGroup()
+    first = group.popen(["sh", "-c", SLEEPERS])
+    second = group.popen(["sh", "-c", SLEEPERS])
+    assert os.getpgid(second.pid) == first.pid == group.pgid
+    time.sleep(0.3)
+    assert len(group_members(first.pid)) == 6  # two shells, four sleeps
+    started = time.monotonic()
+    group.stop(timeout=5)
+    assert group_members(first.pid) == []
+    assert first.returncode is not None and second.returncode is not None
+    assert time.monotonic() - started < 5
+
+
+def test_a_group_that_ignores_sigterm_is_killed_after_the_timeout():
+    group = ChildGroup()
+    group.popen(["sh", "-c", "trap '' TERM; sleep 300 & wait"])
+    time.sleep(0.3)
+    group.stop(timeout=1)
+    assert group_members(group.pgid or 0) == []
+
+
+def test_a_running_demos_record_refuses_a_second_demo(tmp_path):
+    sleeper = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    record = tmp_path / "demo.json"
+    try:
+        DemoRecord(pid=999_999_999, process_group=sleeper.pid, ui_port=3000).save(record)
+        with pytest.raises(DemoRefused, match=f"kill -TERM -{sleeper.pid}"):
+            refuse_if_busy(record, free_port())
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    refuse_if_busy(record, free_port())  # the demo and its group are gone: a stale record
+
+
+def test_a_busy_ui_port_refuses_the_demo(tmp_path):
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        with pytest.raises(DemoRefused, match=f"port {port} on 127.0.0.1 is busy"):
+            refuse_if_busy(tmp_path / "demo.json", port)
+
+
+def test_the_refusal_comes_before_anything_starts(tmp_path):
+    """`payments-demo` with its UI port taken: exit 2 and one line, in well under a second of
+    work (no sandbox, no receiver, no history)."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "payments_assets.demo", "--ui-port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "DAGSTER_HOME": str(tmp_path / "home")},
+        )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("payments-demo: not starting: port")
+    assert not (tmp_path / "home").exists()
+
+
+def test_the_demos_dotenv_is_written_and_removed_but_a_users_own_is_left_alone(tmp_path):
+    dotenv = tmp_path / ".env"
+    assert write_dotenv(dotenv, {"DAGSTER_HOME": "/x/home", "PAYMENTS_BILLING_API_KEY": "k=1 #2"})
+    assert dotenv_values(dotenv) == {
+        "DAGSTER_HOME": "/x/home",
+        "PAYMENTS_BILLING_API_KEY": "k=1 #2",
+    }
+    assert dotenv.stat().st_mode & 0o077 == 0
+    remove_dotenv(dotenv)
+    assert not dotenv.exists()
+
+    dotenv.write_text("PAYMENTS_BILLING_API_KEY=mine\n")
+    assert not write_dotenv(dotenv, {"DAGSTER_HOME": "/x/home"})
+    remove_dotenv(dotenv)
+    assert dotenv.read_text() == "PAYMENTS_BILLING_API_KEY=mine\n"
+
+
+def test_the_dotenv_is_ignored_by_git():
+    root = Path(__file__).parents[1]
+    ignored = subprocess.run(["git", "check-ignore", "-q", ".env"], cwd=root)
+    assert ignored.returncode == 0
