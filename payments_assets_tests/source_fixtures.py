@@ -6,6 +6,7 @@ Loaded from conftest through `pytest_plugins`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import duckdb
 import pytest
 import yaml
 
-from payments_assets.specs import PROVIDERS_DIR, ProviderSpec, load_providers
+from payments_assets.specs import PROVIDERS_DIR, ProviderSpec, load_provider, load_providers
 
 # The shipped YAMLs wait 2, 4, 8 s between 3 retries: too slow and too few for a test that fails
 # 30% of requests on purpose. The error_handler block is the place to say so (its
@@ -43,6 +44,22 @@ def patient_specs(tmp_path: Path) -> list[ProviderSpec]:
 def impatient_specs(tmp_path: Path) -> list[ProviderSpec]:
     """Every provider, retrying once: a fault that persists fails the run in a second."""
     return write_providers(tmp_path / "impatient_providers", IMPATIENT)
+
+
+LEDGER_YAML = Path(__file__).parents[1] / "docs" / "providers" / "ledger.yaml"
+"""The documented Stripe-shaped provider (README's example), which the sandbox serves."""
+
+
+def ledger_spec(
+    tmp_path: Path, edit: Callable[[dict[str, Any]], None] | None = None
+) -> ProviderSpec:
+    """The documented ledger YAML, edited (page sizes, budget, resources) for a test."""
+    raw = yaml.safe_load(LEDGER_YAML.read_text())
+    if edit is not None:
+        edit(raw)
+    path = tmp_path / "ledger.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return load_provider(path)
 
 
 def query(database: Path, sql: str) -> list[tuple[Any, ...]]:

@@ -11,14 +11,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-import yaml
 
 from payments_assets.pipelines import duckdb_destination, run_pipeline
 from payments_assets.sources import Window, build_source, connection_from_environ
 from payments_assets.sources.rate_limit import RequestBudget
-from payments_assets.specs import ProviderSpec, load_provider, load_providers
+from payments_assets.specs import ProviderSpec, load_providers
 
-from .source_fixtures import query
+from .source_fixtures import ledger_spec, query
 
 OCTOBER = Window(
     datetime(2026, 10, 1, tzinfo=timezone.utc), datetime(2026, 10, 31, tzinfo=timezone.utc)
@@ -194,18 +193,7 @@ def test_a_429_pauses_the_budget_for_everyone():
 
 # A Stripe-shaped provider, as YAML only ---------------------------------------------------
 
-LEDGER_YAML = Path(__file__).parents[1] / "docs" / "providers" / "ledger.yaml"
 LISTS = ("charges", "customers", "events", "payouts", "disputes")
-
-
-def _ledger(tmp_path: Path, edit=None) -> ProviderSpec:
-    """The documented ledger YAML, edited (page sizes, budget) for a test."""
-    raw = yaml.safe_load(LEDGER_YAML.read_text())
-    if edit is not None:
-        edit(raw)
-    path = tmp_path / "ledger.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return load_provider(path)
 
 
 def _small_pages(size: int):
@@ -234,7 +222,7 @@ def test_every_pagination_form_of_a_stripe_shaped_api_lands_every_row_once(
     sandbox_factory, tmp_path, records, page
 ):
     sandbox = sandbox_factory(records=records)
-    spec = _ledger(tmp_path, _small_pages(page))
+    spec = ledger_spec(tmp_path, _small_pages(page))
     database = (
         tmp_path / "warehouse.duckdb"
     )  # not ledger.duckdb: DuckDB names its catalog after the file
@@ -267,7 +255,7 @@ def test_a_budgeted_run_keeps_the_providers_rate_across_parallel_resources(
         raw["rate_limit"] = {"requests_per_second": rate, "burst": burst}
 
     sandbox = sandbox_factory(records=records, rate_limit=rate)
-    spec = _ledger(tmp_path, budget)
+    spec = ledger_spec(tmp_path, budget)
     _load(spec, sandbox, tmp_path / "budgeted.duckdb", resources=LISTS[:4])
     stats = sandbox.stats()
     requests, span = stats["data_requests"]["ledger"], stats["request_span_seconds"]["ledger"]
@@ -292,7 +280,7 @@ def test_without_a_budget_the_same_run_meets_429s(sandbox_factory, tmp_path):
         )
 
     sandbox = sandbox_factory(records=60, rate_limit=20.0)
-    _load(_ledger(tmp_path, patient), sandbox, tmp_path / "free.duckdb", resources=LISTS[:4])
+    _load(ledger_spec(tmp_path, patient), sandbox, tmp_path / "free.duckdb", resources=LISTS[:4])
     assert sandbox.stats()["rate_limited"].get("ledger", 0) > 1
 
 

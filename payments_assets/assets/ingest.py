@@ -40,7 +40,8 @@ class PaymentsDltTranslator(DagsterDltTranslator):
         view = self.spec.view(data.resource.name)
         return default.replace_attributes(
             key=raw_key(view),
-            deps=[],
+            # A dependent resource is fetched for its parent's records: lineage shows it.
+            deps=[raw_key(self.spec.view(view.parent.resource))] if view.parent else [],
             group_name=self.spec.name,
             description=view.description,
             owners=list(self.spec.owners),

@@ -271,6 +271,14 @@ RESOURCES: tuple[Resource, ...] = (
         data_key="items",
         limit_param="per_page",
     ),
+    _ledger("invoices", Paging.STARTING_AFTER, "in_", ("draft", "open", "paid", "void"), 10),
+    _ledger(
+        "payment_intents",
+        Paging.STARTING_AFTER,
+        "pi_",
+        ("requires_payment_method", "processing", "succeeded", "canceled"),
+        10,
+    ),
     Resource(
         provider="ledger",
         name="balance",

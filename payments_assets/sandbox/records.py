@@ -34,6 +34,7 @@ class Draw:
     updated: int
     count: int
     touches: int = 0
+    seed: int = 0
 
     def text(self, drawn: str | None) -> str | None:
         """A free-text field: `drawn`, or now and then a note with a full card number in it."""
@@ -414,6 +415,79 @@ def _ledger_dispute(r: Resource, d: Draw) -> Record:
     }
 
 
+INVOICE_LINE_COUNTS: tuple[int, ...] = (0, 1, 10, 11, 3, 100, 101, 250)
+"""Lines of the ledger invoice at index i: `INVOICE_LINE_COUNTS[i % 8]`: empty, one, exactly the
+embedded page, one more than it, a few, exactly one page of 100, one more, and hundreds."""
+EMBEDDED_LINES = 10
+"""Stripe embeds the first 10 elements of a nested list; the rest is at the list's `url`."""
+INVOICE_LINES_URL = "/v1/invoices/{id}/lines"
+
+
+def invoice_line_count(index: int) -> int:
+    return INVOICE_LINE_COUNTS[index % len(INVOICE_LINE_COUNTS)]
+
+
+def invoice_lines(seed: int, index: int, currency: str, start: int = 0) -> list[Record]:
+    """Lines `start`.. of the ledger invoice at `index`, each from its own stream."""
+    invoice_id = BY_KEY[("ledger", "invoices")].record_id(index)
+    base = _stream_base(seed, "ledger", "invoice_lines") + (index << 12)
+    lines = []
+    for position in range(start, invoice_line_count(index)):
+        rng = RecordRandom(base + position)
+        lines.append(
+            {
+                "id": f"il_{index + 1:06d}_{position + 1:04d}",
+                "object": "line_item",
+                "invoice": invoice_id,
+                "amount": words.pick_amount(rng, currency.upper(), 100, 50_000),
+                "currency": currency,
+                "quantity": rng.randint(1, 5),
+                "description": rng.choice(words.PRODUCTS),
+            }
+        )
+    return lines
+
+
+def _ledger_invoice(r: Resource, d: Draw) -> Record:
+    currency = d.rng.choice(LEDGER_CURRENCIES)
+    invoice_id = r.record_id(d.index)
+    lines = invoice_lines(d.seed, d.index, currency)
+    return {
+        "id": invoice_id,
+        "object": "invoice",
+        "customer": d.earlier_ref("ledger", "customers"),
+        "currency": currency,
+        "status": d.status(r),
+        "amount_due": sum(line["amount"] for line in lines),
+        "created": d.updated,
+        # A nested list as Stripe embeds it: the first page only, and where the rest is.
+        "lines": {
+            "object": "list",
+            "data": lines[:EMBEDDED_LINES],
+            "has_more": len(lines) > EMBEDDED_LINES,
+            "total_count": len(lines),
+            "url": INVOICE_LINES_URL.format(id=invoice_id),
+        },
+    }
+
+
+def _ledger_payment_intent(r: Resource, d: Draw) -> Record:
+    currency = d.rng.choice(LEDGER_CURRENCIES)
+    intent_id = r.record_id(d.index)
+    secret = "".join(d.rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(24))
+    return {
+        "id": intent_id,
+        "object": "payment_intent",
+        "amount": _ledger_amount(d, currency),
+        "currency": currency,
+        "status": d.status(r),
+        "customer": d.earlier_ref("ledger", "customers"),
+        # What completes a payment from a browser: it must never land in a warehouse.
+        "client_secret": f"{intent_id}_secret_{secret}",
+        "created": d.updated,
+    }
+
+
 def _ledger_balance(r: Resource, d: Draw) -> Record:
     def funds(low: int, high: int) -> list[Record]:
         return [
@@ -452,6 +526,8 @@ BUILDERS: dict[tuple[str, str], Callable[[Resource, Draw], Record]] = {
     ("ledger", "payouts"): _ledger_payout,
     ("ledger", "disputes"): _ledger_dispute,
     ("ledger", "balance"): _ledger_balance,
+    ("ledger", "invoices"): _ledger_invoice,
+    ("ledger", "payment_intents"): _ledger_payment_intent,
 }
 
 
@@ -467,7 +543,7 @@ def build_record(
     """The record at `index`, identical for identical arguments."""
     rng = RecordRandom(_stream_base(seed, resource.provider, resource.name) + index)
     leaks = RecordRandom(_stream_base(seed, resource.provider, f"{resource.name}:leaks") + index)
-    draw = Draw(rng, leaks, index, created, updated, count, touches)
+    draw = Draw(rng, leaks, index, created, updated, count, touches, seed)
     return BUILDERS[resource.key](resource, draw)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from dlt.common import jsonpath
 from dlt.extract.source import DltSource
 from dlt.sources.helpers.requests.retry import Client
+from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.rest_api import rest_api_source
 
 from ..card_numbers import record_masker
@@ -27,6 +28,9 @@ from .arrow import load_pages_as_arrow
 from .auth import build_auth
 from .connection import Connection, check_connection
 from .deletions import DeletionNotes, deletion_marker, drops_deleted
+from .dependent import dependent_resource
+from .dlt_internals import replace_pages
+from .nested_lists import ListWalker, NestedListCompleter, page_step, record_step
 from .paginators import dlt_paginator
 from .rate_limit import RequestBudget, mount_budget
 from .responses import response_checker
@@ -119,32 +123,51 @@ def build_source(
     check_connection(spec, connection)
     wanted = set(resources) if resources is not None else {view.name for view in spec.views}
     chosen = [view for view in spec.views if view.name in wanted]
+    # A dependent resource is fed by its parent's records: the parent is fetched too (dlt
+    # loads it only when it is chosen itself).
+    parents = {view.parent.resource for view in chosen if view.parent is not None}
+    listed = [v for v in spec.views if v.parent is None and (v.name in wanted or v.name in parents)]
     declared = spec.account(account)
     headers = {**spec.client.headers, **(declared.headers if declared else {})}
     account_params = dict(declared.params) if declared else {}
     session = _session(spec, account)
+    auth = build_auth(spec.client.auth, dict(connection.secrets), connection.token_url, session)
     config: dict[str, Any] = {
         "client": {
             "base_url": connection.base_url,
-            "auth": build_auth(
-                spec.client.auth, dict(connection.secrets), connection.token_url, session
-            ),
+            "auth": auth,
             "session": session,
             "headers": headers or None,
         },
-        "resources": [_resource_config(spec, view, window, account_params) for view in chosen],
+        "resources": [_resource_config(spec, view, window, account_params) for view in listed],
     }
     config["client"] = {k: v for k, v in config["client"].items() if v is not None}
     source = rest_api_source(config, name=spec.name)
+    # The same client for what rest_api does not walk itself: nested lists, dependent resources.
+    client = RESTClient(connection.base_url, headers or None, auth, session=session)
+    retry_statuses = frozenset(spec.retry_policy.retry_on_status_codes)
     stamped_at = loaded_at or datetime.now(timezone.utc)
     for view in chosen:
+        walker = ListWalker(client, view, retry_statuses)
+        completer = NestedListCompleter(walker, connection.base_url) if view.nested_lists else None
+        if view.parent is not None:
+            params = {**endpoint_params(view.endpoint), **account_params}
+            parent = source.resources[view.parent.resource]
+            source.resources.add(dependent_resource(view, parent, walker, params))
         dlt_resource = source.resources[view.name]
         constants = {
             **({} if view.windowed else {LOADED_AT: stamped_at}),
             **({ACCOUNT_COLUMN: account} if spec.multi_account else {}),
         }
         notes = deletions or DeletionNotes()
-        if not load_pages_as_arrow(dlt_resource, view, constants, notes, stamped_at):
+        if (step := record_step(view, completer)) is not None:
+            if view.parent is not None:
+                dlt_resource.add_map(step)
+            else:
+                replace_pages(dlt_resource, page_step(step))
+        if view.parent is not None or not load_pages_as_arrow(
+            dlt_resource, view, constants, notes, stamped_at
+        ):
             dlt_resource.add_map(record_masker(view.time_columns))
             if view.deletes and view.deletes.when:
                 dlt_resource.add_map(deletion_marker(view, notes, stamped_at))
@@ -153,5 +176,8 @@ def build_source(
             if constants:
                 dlt_resource.add_map(_stamp(constants))
         # Resources extract side by side: one waits for its pages while another is parsed.
-        dlt_resource.parallelize()
-    return source
+        if view.parent is None:
+            dlt_resource.parallelize()
+    for name in parents - wanted:
+        source.resources[name].parallelize()
+    return source.with_resources(*(view.name for view in chosen))

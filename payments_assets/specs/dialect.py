@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .record_shapes import NestedListSpec, NeverLandEntry
+
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 SNAKE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -326,6 +328,11 @@ class ResourceSpec(Strict):
     statuses: dict[str, CommonStatus] = Field(default_factory=dict)
     """The API's status words (lower case) → the common vocabulary; empty: kept as sent."""
     deletes: DeleteSpec | None = None
+    # Record shapes of real APIs (specs/record_shapes.py): paged nested lists, fields kept out,
+    # and the parent's fields a dependent resource's rows carry.
+    nested_lists: tuple[NestedListSpec, ...] = ()
+    never_land: tuple[NeverLandEntry, ...] = ()
+    include_from_parent: tuple[str, ...] = ()
 
     _name = field_validator("name")(classmethod(lambda cls, value: snake_name(value)))
 

@@ -29,6 +29,7 @@ from .dialect import (
     snake_name,
 )
 from .resolved import ResourceView, resolve
+from .shape_checks import check_record_shapes
 
 
 class ProviderSpec(Strict):
@@ -137,7 +138,9 @@ class ProviderSpec(Strict):
             if view.write_disposition == "merge" and not view.primary_key:
                 raise Located((*where, "primary_key"), "merge needs a primary_key")
             views.append(view)
+        by_name = {v.name: v for v in views}
         for index, (resource, view) in enumerate(zip(self.resources, views, strict=True)):
+            check_record_shapes(self.name, view, resource, by_name, ("resources", index))
             if view.deletes is not None:
                 where = ("resources", index) if resource.deletes else ("resource_defaults",)
                 self._check_deletes(view, {v.name: v for v in views}, (*where, "deletes"))

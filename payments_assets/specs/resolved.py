@@ -24,6 +24,13 @@ from .dialect import (
     QualitySpec,
     WriteDisposition,
 )
+from .record_shapes import (
+    NestedListSpec,
+    NeverLandField,
+    ParentReference,
+    never_land_fields,
+    parent_references,
+)
 
 if TYPE_CHECKING:
     from .provider import ProviderSpec
@@ -58,6 +65,13 @@ class ResourceView:
     """Account → the dataset (schema) its rows land in."""
     deletes: DeleteSpec | None = None
     """How the provider signals this resource's deletions (None: it does not)."""
+    nested_lists: tuple[NestedListSpec, ...] = ()
+    never_land: tuple[NeverLandField, ...] = ()
+    parent: ParentReference | None = None
+    """The resource whose records this one is fetched for (a dependent resource), if any."""
+    include_from_parent: tuple[str, ...] = ()
+    parent_windowed: bool = False
+    """A dependent resource is windowed through its parent: a window's parents, their children."""
 
     @property
     def provider(self) -> str:
@@ -93,8 +107,9 @@ class ResourceView:
 
     @property
     def windowed(self) -> bool:
-        """Resources with a time cursor are partitioned by it; the others are snapshots."""
-        return self.endpoint.incremental is not None
+        """Resources with a time cursor (or a windowed parent) are partitioned; the others are
+        snapshots."""
+        return self.endpoint.incremental is not None or self.parent_windowed
 
     @property
     def cursor_column(self) -> str | None:
@@ -205,7 +220,12 @@ def resolve(spec: ProviderSpec, index: int) -> ResourceView:
     own = resource.endpoint.model_dump(exclude_unset=True)
     # Static query parameters add up: a resource's own join (and win over) the defaults'.
     params = {**inherited.get("params", {}), **own.get("params", {})}
-    endpoint = EndpointSpec.model_validate({**inherited, **own, "params": params})
+    merged = {**inherited, **own, "params": params}
+    references = parent_references(merged.get("path") or "", params)
+    parent = references[0] if references else None
+    if parent is not None:
+        merged["incremental"] = None  # windowed through its parent's records instead
+    endpoint = EndpointSpec.model_validate(merged)
     # `primary_key: null` (or `[]`) says "no key" (a single object, a snapshot); unset inherits.
     key = (
         resource.primary_key if "primary_key" in resource.model_fields_set else defaults.primary_key
@@ -232,4 +252,21 @@ def resolve(spec: ProviderSpec, index: int) -> ResourceView:
         max_table_nesting=resource.max_table_nesting,
         datasets={account: spec.dataset_of(account) for account in spec.account_names},
         deletes=deletes,
+        nested_lists=resource.nested_lists,
+        never_land=never_land_fields(resource.never_land),
+        parent=parent,
+        include_from_parent=resource.include_from_parent,
+        parent_windowed=parent is not None and _parent_windowed(spec, parent.resource),
     )
+
+
+def _parent_windowed(spec: ProviderSpec, name: str) -> bool:
+    """Whether the named parent is windowed; False when it is missing or itself dependent
+    (the provider's checks reject both, with the key)."""
+    for index, resource in enumerate(spec.resources):
+        if resource.name == name:
+            endpoint = resource.endpoint
+            if parent_references(endpoint.path or "", dict(endpoint.params)):
+                return False
+            return resolve(spec, index).windowed
+    return False

@@ -50,7 +50,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    providers = [spec.name for spec in load_providers()]
+    specs = load_providers()
+    providers = [spec.name for spec in specs]
     secrets = secrets_from_environ(providers, os.environ)
     if not secrets:
         names = ", ".join(secret_variable(provider) for provider in providers)
@@ -65,7 +66,9 @@ def main(argv: list[str] | None = None) -> None:
     # Imported here so `--help` and argument errors answer without loading the web stack.
     import uvicorn
 
+    from ..never_land import event_keepers
     from .receiver import create_receiver
 
-    app = create_receiver(open_store(args.db), secrets, providers, args.tolerance)
+    keepers = event_keepers(specs)
+    app = create_receiver(open_store(args.db), secrets, providers, args.tolerance, keepers)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
