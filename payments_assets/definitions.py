@@ -15,6 +15,7 @@ from .automation.schedules import ingest_schedules
 from .automation.sensors.alerts import check_failure_alert, run_failure_alert
 from .automation.sensors.automation import build_automation_sensor
 from .automation.sensors.freshness import build_freshness_sensor
+from .automation.sensors.webhook_events import webhook_events_sensors
 from .automation.sensors.webhooks import webhook_sensors
 from .automation.switch import automation_switch
 from .checks import build_freshness_checks, build_quality_checks, with_freshness_policies
@@ -48,6 +49,7 @@ defs = dg.Definitions(
     schedules=ingest_schedules(PROVIDERS, JOBS, AUTOMATION),
     sensors=[
         *webhook_sensors(PROVIDERS, JOBS, AUTOMATION),
+        *webhook_events_sensors(PROVIDERS, AUTOMATION),
         build_freshness_sensor(PROVIDERS, automation=AUTOMATION),
         run_failure_alert,
         check_failure_alert,

@@ -1,6 +1,6 @@
 """A new user's first hour, the fast parts: what the demo does before and after its children run
-(refusing to start beside another demo, its `.env`, stopping a whole process group).
-The demo itself, end to end, is in test_demo.py.
+(refusing to start beside another demo, its `.env`, stopping a whole process group), and what
+the UI shows (webhook events that materialize). The demo itself, end to end, is in test_demo.py.
 """
 
 from __future__ import annotations
@@ -12,13 +12,20 @@ import sys
 import time
 from pathlib import Path
 
+import dagster as dg
 import pytest
 from dotenv import dotenv_values
 
+from payments_assets.assets.webhook_events import webhook_event_assets
 from payments_assets.demo_children import ChildGroup, group_members
 from payments_assets.demo_dotenv import remove_dotenv, write_dotenv
 from payments_assets.demo_guard import DemoRecord, DemoRefused, refuse_if_busy
 from payments_assets.loopback import free_port
+from payments_assets.resources import Warehouse, WebhookEventStore
+from payments_assets.specs import load_providers
+
+from .warehouse_fixtures import query
+from .webhook_fixtures import evaluate_sensor, make_event, post_event
 
 SLEEPERS = "sleep 300 & sleep 300 & wait"
 """A child that spawns grandchildren, as `dg dev` spawns a webserver and a daemon."""
@@ -109,3 +116,33 @@ def test_the_dotenv_is_ignored_by_git():
     root = Path(__file__).parents[1]
     ignored = subprocess.run(["git", "check-ignore", "-q", ".env"], cwd=root)
     assert ignored.returncode == 0
+
+
+def test_a_webhook_makes_its_providers_events_asset_materialize(
+    instance, receiver, receiver_store, tmp_path
+):
+    """`<provider>/webhook_events` is not left "Never materialized": its sensor asks for a run
+    once the inbox holds an event it has not seen, and only then."""
+    sensor = "direct_debit_webhook_events_sensor"
+    event = make_event("direct_debit", "payments", {"id": "pm_newcomer", "amount": 100})
+    assert post_event(receiver, "direct_debit", event).status_code == 200
+    first = evaluate_sensor(instance, sensor, receiver_store.path)
+    [request] = first.run_requests
+    assert request.asset_selection == [dg.AssetKey(["direct_debit", "webhook_events"])]
+    assert first.cursor == str(receiver_store.last_row_id("direct_debit"))
+    idle = evaluate_sensor(instance, sensor, receiver_store.path, cursor=first.cursor)
+    assert idle.run_requests == [] and "no direct_debit event after row" in idle.skip_message
+
+    [asset] = [
+        a
+        for a in webhook_event_assets(load_providers(), "duckdb")
+        if a.key == request.asset_selection[0]
+    ]
+    database = tmp_path / "warehouse.duckdb"
+    resources = {
+        "warehouse": Warehouse(duckdb_path=str(database), workdir=str(tmp_path / "dlt")),
+        "webhook_store": WebhookEventStore(path=str(receiver_store.path)),
+    }
+    assert dg.materialize([asset], resources=resources, instance=instance).success
+    [(rows,)] = query(database, "select count(*) from direct_debit.webhook_events")
+    assert rows == receiver_store.count("direct_debit") >= 1
