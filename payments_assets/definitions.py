@@ -6,7 +6,7 @@ import dagster as dg
 
 from .assets.exports import export_assets
 from .assets.ingest import ingest_assets
-from .assets.marts import mart_assets
+from .assets.marts import mart_assets, marts_for
 from .assets.staging import staging_assets
 from .assets.webhook_events import webhook_event_assets
 from .automation.conditions import with_automation
@@ -19,6 +19,7 @@ from .automation.sensors.webhook_events import webhook_events_sensors
 from .automation.sensors.webhooks import webhook_sensors
 from .automation.switch import automation_switch
 from .checks import build_freshness_checks, build_quality_checks, with_freshness_policies
+from .checks.reconciliation import build_reconciliation_checks
 from .layers import writer_pool
 from .resources import build_resources, destination_kind
 from .specs import load_providers
@@ -27,6 +28,7 @@ PROVIDERS = load_providers()
 DESTINATION = destination_kind()
 JOBS = ingest_jobs(PROVIDERS)
 AUTOMATION = automation_switch()  # schedules and sensors running by default, or not
+MARTS = marts_for(PROVIDERS)
 
 defs = dg.Definitions(
     assets=[
@@ -35,8 +37,8 @@ defs = dg.Definitions(
         *with_automation(
             [
                 *staging_assets(PROVIDERS, DESTINATION),
-                *mart_assets(DESTINATION),
-                *export_assets(DESTINATION),
+                *mart_assets(DESTINATION, MARTS),
+                *export_assets(DESTINATION, MARTS),
             ],
             PROVIDERS,
         ),
@@ -44,6 +46,7 @@ defs = dg.Definitions(
     asset_checks=[
         *build_quality_checks(PROVIDERS, writer_pool(DESTINATION)),
         *build_freshness_checks(PROVIDERS),
+        *build_reconciliation_checks(MARTS, writer_pool(DESTINATION)),
     ],
     jobs=all_jobs(JOBS),
     schedules=ingest_schedules(PROVIDERS, JOBS, AUTOMATION),

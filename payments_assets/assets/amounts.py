@@ -16,12 +16,29 @@ def major_units_sql(amount: str, currency: str) -> str:
     Multiplies by a decimal factor instead of dividing: DuckDB divides decimals as doubles.
     """
 
+    factor = _by_exponent(
+        currency,
+        "CAST(1 AS DECIMAL(4,3))",
+        "CAST(0.001 AS DECIMAL(4,3))",
+        "CAST(0.01 AS DECIMAL(4,3))",
+    )
+    return f"CAST(CAST({amount} AS DECIMAL(18,0)) * {factor} AS {AMOUNT_TYPE})"
+
+
+def minor_units_sql(amount: str, currency: str) -> str:
+    """SQL for `amount` (a decimal in `currency`'s major unit, 12.34) as integer minor units
+    (1234): what an API that writes major units would have sent in minor ones."""
+    factor = _by_exponent(currency, "1", "1000", "100")
+    return f"CAST(ROUND(CAST({amount} AS {AMOUNT_TYPE}) * {factor}) AS BIGINT)"
+
+
+def _by_exponent(currency: str, zero: str, three: str, two: str) -> str:
+    """A CASE choosing `zero`, `three` or `two` by the number of decimals of `currency`."""
+
     def codes(group: tuple[str, ...]) -> str:
         return ", ".join(f"'{code}'" for code in group)
 
-    factor = (
-        f"CASE WHEN UPPER({currency}) IN ({codes(ZERO_DECIMAL)}) THEN CAST(1 AS DECIMAL(4,3)) "
-        f"WHEN UPPER({currency}) IN ({codes(THREE_DECIMAL)}) THEN CAST(0.001 AS DECIMAL(4,3)) "
-        "ELSE CAST(0.01 AS DECIMAL(4,3)) END"
+    return (
+        f"CASE WHEN UPPER({currency}) IN ({codes(ZERO_DECIMAL)}) THEN {zero} "
+        f"WHEN UPPER({currency}) IN ({codes(THREE_DECIMAL)}) THEN {three} ELSE {two} END"
     )
-    return f"CAST(CAST({amount} AS DECIMAL(18,0)) * {factor} AS {AMOUNT_TYPE})"

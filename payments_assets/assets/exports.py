@@ -9,10 +9,13 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from ..layers import EXPORTS, export_key, layer_tags, writer_pool
+from ..layers import MARTS as MARTS_SCHEMA
 from ..resources import ReportingExports, Warehouse
 from ..resources.exports import DEFAULT_EXPORT_DIR
+from ..specs import load_providers
 from ..warehouse_sql import quote, table_ref
-from .marts import MARTS, MARTS_SCHEMA, Mart
+from .mart_spec import Mart
+from .marts import marts_for
 
 
 def _export_spec(mart: Mart) -> dg.AssetSpec:
@@ -22,7 +25,7 @@ def _export_spec(mart: Mart) -> dg.AssetSpec:
         description=(
             f"`{MARTS_SCHEMA}.{mart.name}` as `{mart.name}.csv` and `{mart.name}.parquet` in the "
             f"exports folder (PAYMENTS_EXPORT_DIR, default {DEFAULT_EXPORT_DIR}), for reporting "
-            f"tools that do not query the warehouse. The mart answers: {mart.question}"
+            f"tools that do not query the warehouse. The mart answers: {mart.description}"
         ),
         group_name=EXPORTS,
         kinds={"csv", "parquet"},
@@ -32,9 +35,10 @@ def _export_spec(mart: Mart) -> dg.AssetSpec:
 
 
 def export_assets(
-    destination_kind: str, marts: Sequence[Mart] = MARTS
+    destination_kind: str, marts: Sequence[Mart] | None = None
 ) -> list[dg.AssetsDefinition]:
     """One export asset per mart, all in one op (each reads the warehouse once)."""
+    marts = marts_for(load_providers()) if marts is None else marts
 
     @dg.multi_asset(
         name="mart_exports",

@@ -17,7 +17,7 @@ from ..resources import Warehouse
 from ..specs import ACCOUNT_COLUMN, DEFAULT_ACCOUNT, ProviderSpec, ResourceView
 from ..specs.resolved import DELETED_AT
 from ..warehouse_sql import TEXT_TYPES, WarehouseSession, literal, quote, table_ref
-from .amounts import major_units_sql
+from .amounts import AMOUNT_TYPE, major_units_sql, minor_units_sql
 from .deletions import LEDGER
 from .table_facts import table_facts
 
@@ -106,20 +106,25 @@ def staging_spec(view: ResourceView, destination_kind: str) -> dg.AssetSpec:
 
 def _expressions(view: ResourceView, name: str, raw_type: str | None) -> list[str]:
     """The staging column(s) made from one raw column (or a typed NULL when it is absent)."""
-    hint = view.hinted_types.get(name)
+    hint = view.hinted_types.get(name) or view.role_columns.get(name)
     column = quote(name) if raw_type else f"CAST(NULL AS {HINT_TYPES[hint or 'text']})"
     raw_type = raw_type or HINT_TYPES[hint or "text"]
     currency = view.currency_column
-    if name in view.amount_columns and currency:
-        amount = major_units_sql(column, quote(currency))
-        return [
-            f"{amount} AS {quote(name)}",
-            f"CAST({column} AS BIGINT) AS {quote(name + '_minor')}",
-        ]
+    unit = view.staged_amounts.get(name)
+    if unit and currency:
+        if unit == "major":  # 12.34 as sent; its minor units from the currency's exponent
+            amount, minor = (
+                f"CAST({column} AS {AMOUNT_TYPE})",
+                minor_units_sql(column, quote(currency)),
+            )
+        else:
+            amount, minor = major_units_sql(column, quote(currency)), f"CAST({column} AS BIGINT)"
+        return [f"{amount} AS {quote(name)}", f"{minor} AS {quote(name + '_minor')}"]
     if name == currency:
         return [f"UPPER({column}) AS {quote(name)}"]
-    if name == "status":
-        return [f'{status_sql(view, column)} AS "status"', f'{column} AS "provider_status"']
+    if name == view.status_column:
+        kept = [] if name == "status" else [f"{column} AS {quote(name)}"]
+        return [f'{status_sql(view, column)} AS "status"', f'{column} AS "provider_status"', *kept]
     if raw_type.startswith("TIMESTAMP") and "WITH TIME ZONE" not in raw_type:
         return [f"({column} AT TIME ZONE 'UTC') AS {quote(name)}"]  # naive means UTC here
     if raw_type in TEXT_TYPES and (hint == "timestamp" or name.endswith("_at")):
@@ -133,7 +138,7 @@ def select_sql(view: ResourceView, raw: str, raw_columns: Mapping[str, str]) -> 
     """The staging table's query over `raw` (a table reference) whose columns are
     `raw_columns`."""
     present: dict[str, str | None] = {**raw_columns}
-    for name in view.hinted_types:
+    for name in (*view.hinted_types, *view.role_columns):
         present.setdefault(name, None)
     # Every staging row says which provider account it came from ('default' with one).
     account = quote(ACCOUNT_COLUMN) if ACCOUNT_COLUMN in raw_columns else literal(DEFAULT_ACCOUNT)
@@ -166,7 +171,8 @@ def declared_columns(view: ResourceView) -> dict[str, str]:
     """The columns the YAML names (key, required, typed), as SQL types: the shape of a table
     whose API has returned nothing yet."""
     untyped = dict.fromkeys((*view.key_columns, *view.required_columns), "VARCHAR")
-    return {**untyped, **{name: HINT_TYPES[kind] for name, kind in view.hinted_types.items()}}
+    hinted = {**view.role_columns, **view.hinted_types}
+    return {**untyped, **{name: HINT_TYPES[kind] for name, kind in hinted.items()}}
 
 
 def _nothing_yet(view: ResourceView) -> str:
@@ -206,7 +212,7 @@ def build_table(
         facts["note"] = dg.MetadataValue.text(
             f"{raw_key(view).to_user_string()} has no rows yet: the API returned none."
         )
-    if "status" in raw_columns:
+    if view.status_column in raw_columns:
         unmapped = session.rows(
             f"select distinct provider_status from {table_ref(STAGING, name)} "
             "where status = ? order by 1",

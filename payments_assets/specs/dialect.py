@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .record_shapes import NestedListSpec, NeverLandEntry
+from .roles import RoleName, RoleSpec
 
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 SNAKE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -333,6 +334,8 @@ class ResourceSpec(Strict):
     nested_lists: tuple[NestedListSpec, ...] = ()
     never_land: tuple[NeverLandEntry, ...] = ()
     include_from_parent: tuple[str, ...] = ()
+    roles: dict[RoleName, RoleSpec] = Field(default_factory=dict)
+    """What the resource is to the marts (`specs/roles.py`)."""
 
     _name = field_validator("name")(classmethod(lambda cls, value: snake_name(value)))
 

@@ -29,6 +29,7 @@ from .dialect import (
     snake_name,
 )
 from .resolved import ResourceView, resolve
+from .roles import role_problems
 from .shape_checks import check_record_shapes
 
 
@@ -137,6 +138,8 @@ class ProviderSpec(Strict):
             self._check_endpoint(view, resource, where)
             if view.write_disposition == "merge" and not view.primary_key:
                 raise Located((*where, "primary_key"), "merge needs a primary_key")
+            for key, problem in role_problems(resource.roles):
+                raise Located((*where, "roles", *key), problem)
             views.append(view)
         by_name = {v.name: v for v in views}
         for index, (resource, view) in enumerate(zip(self.resources, views, strict=True)):

@@ -31,6 +31,7 @@ from .record_shapes import (
     never_land_fields,
     parent_references,
 )
+from .roles import ROLES, RoleSpec, Unit, mapped_fields, status_field
 
 if TYPE_CHECKING:
     from .provider import ProviderSpec
@@ -72,6 +73,8 @@ class ResourceView:
     include_from_parent: tuple[str, ...] = ()
     parent_windowed: bool = False
     """A dependent resource is windowed through its parent: a window's parents, their children."""
+    roles: Mapping[str, RoleSpec] = field(default_factory=dict)
+    """What the resource is to the marts: role → field mapping (`specs/roles.py`)."""
 
     @property
     def provider(self) -> str:
@@ -137,8 +140,44 @@ class ResourceView:
 
     @property
     def currency_column(self) -> str | None:
-        field_ = self.quality.currency_column
+        """`quality.currency_column`, else the currency field a role maps."""
+        field_ = self.quality.currency_column or next(
+            (
+                path
+                for role, _, name, path in mapped_fields(self.roles)
+                if ROLES[role][name].kind == "currency"
+            ),
+            None,
+        )
         return column_name(field_) if field_ else None
+
+    @property
+    def staged_amounts(self) -> dict[str, Unit]:
+        """Column → unit of every amount staging turns into an exact decimal (with `_minor`):
+        `quality.amount_columns` (minor units) and every amount a role maps."""
+        amounts: dict[str, Unit] = dict.fromkeys(self.amount_columns, "minor")
+        for role, spec, name, path in mapped_fields(self.roles):
+            if ROLES[role][name].kind == "amount":
+                amounts[column_name(path)] = spec.unit_of(name)
+        return amounts
+
+    @property
+    def status_column(self) -> str:
+        """The column staging maps through `statuses` into `status` (a role may name another)."""
+        mapped = status_field(self.roles)
+        return column_name(mapped) if mapped else "status"
+
+    @property
+    def role_columns(self) -> dict[str, str]:
+        """Column → type of every field a role reads: staging adds an absent one as a typed
+        NULL (dlt makes a column only when a value arrives), so a mart never misses one."""
+        kinds = {"time": "timestamp", "amount": "bigint"}
+        found: dict[str, str] = {}
+        for role, spec, name, path in mapped_fields(self.roles):
+            kind = ROLES[role][name].kind
+            major = kind == "amount" and spec.unit_of(name) == "major"
+            found[column_name(path)] = "double" if major else kinds.get(kind, "text")
+        return found
 
     @property
     def hinted_types(self) -> dict[str, str]:
@@ -257,6 +296,7 @@ def resolve(spec: ProviderSpec, index: int) -> ResourceView:
         parent=parent,
         include_from_parent=resource.include_from_parent,
         parent_windowed=parent is not None and _parent_windowed(spec, parent.resource),
+        roles=dict(resource.roles),
     )
 
 

@@ -1,0 +1,438 @@
+"""Roles: what a resource means is data in its YAML, and the marts are built from it.
+
+A provider added from a folder lands in the marts with money equal to the sandbox's own records
+to the cent; a held-out provider with its own field names, major units and negative refunds
+lands as correctly; a role missing a field fails definitions load naming file, resource and key;
+and the reconciliation checks catch a broken mart.
+"""
+
+import shutil
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import pytest
+import requests
+
+from payments_assets.assets.marts import mart_assets, marts_for
+from payments_assets.assets.staging import staging_assets
+from payments_assets.checks.reconciliation import (
+    MATCHES_STAGING,
+    build_reconciliation_checks,
+    one_row_per_grain,
+    reconcile,
+)
+from payments_assets.resources import Warehouse, reporting_exports
+from payments_assets.specs import (
+    PROVIDERS_DIR,
+    ProviderSpecError,
+    load_providers,
+    parse_provider,
+)
+
+from .marts_fixtures import ALL_DAYS, SandboxRecords, downstream_assets
+from .test_marts import major
+from .warehouse_fixtures import Loader, point_env_at, query
+
+LEDGER_YAML = Path(__file__).resolve().parents[1] / "docs" / "providers" / "ledger.yaml"
+
+
+# Validation at definitions load ---------------------------------------------------------------
+
+
+def _commerce_with(old: str, new: str) -> str:
+    text = (PROVIDERS_DIR / "commerce.yaml").read_text()
+    assert old in text
+    return text.replace(old, new)
+
+
+def test_roles_missing_field_fails_definitions_load_naming_file_resource_and_key() -> None:
+    text = _commerce_with(
+        "payments: {id: charge_id, customer: customer_id, amount: amount,",
+        "payments: {id: charge_id, customer: customer_id,",
+    )
+    with pytest.raises(ProviderSpecError) as error:
+        parse_provider(text, file="teams/commerce.yaml", name="commerce")
+    assert str(error.value) == (
+        "teams/commerce.yaml: resources[charges].roles.payments.amount: "
+        "missing: role payments needs its amount field mapped"
+    )
+
+
+def test_roles_unknown_field_or_misused_unit_fails_naming_the_key() -> None:
+    misspelt = _commerce_with("customer: customer_id,", "custmer: customer_id,")
+    with pytest.raises(ProviderSpecError, match=r"roles\.payments\.custmer: not a field of role"):
+        parse_provider(misspelt, file="commerce.yaml", name="commerce")
+    unit_on_text = _commerce_with(
+        "customer: customer_id,", "customer: {field: customer_id, unit: major},"
+    )
+    with pytest.raises(ProviderSpecError, match=r"roles\.payments\.customer: unit and sign"):
+        parse_provider(unit_on_text, file="commerce.yaml", name="commerce")
+
+
+def test_roles_every_shipped_provider_declares_its_money() -> None:
+    roles = {
+        (spec.name, view.name): set(view.roles)
+        for spec in load_providers(environ={"PAYMENTS_PROVIDERS_DIR": str(LEDGER_YAML.parent)})
+        for view in spec.views
+        if view.roles
+    }
+    payments = {key[0] for key, played in roles.items() if "payments" in played}
+    assert payments == {"gateway", "billing", "direct_debit", "commerce", "ledger"}
+    assert roles[("commerce", "charges")] == {"payments", "refunds"}
+
+
+# A provider added from a folder ---------------------------------------------------------------
+
+
+class LedgerRecords:
+    """The sandbox's ledger records over plain HTTP, each resource paged its own way."""
+
+    def __init__(self, sandbox: Any) -> None:
+        self.base = sandbox.env["PAYMENTS_LEDGER_BASE_URL"]
+        self.headers = {"Authorization": f"Bearer {sandbox.env['PAYMENTS_LEDGER_SECRET_KEY']}"}
+
+    def _get(self, url: str, **params: Any) -> requests.Response:
+        response = requests.get(url, headers=self.headers, params=params, timeout=10)
+        response.raise_for_status()
+        return response
+
+    def charges(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": 100}
+        while True:
+            body = self._get(f"{self.base}/v1/charges", **params).json()
+            rows += body["data"]
+            if not body["has_more"]:
+                return rows
+            params["starting_after"] = rows[-1]["id"]
+
+    def disputes(self) -> list[dict[str, Any]]:
+        rows, page = [], 1
+        while True:
+            body = self._get(f"{self.base}/v1/disputes", page=page, per_page=100).json()
+            rows += body["items"]
+            if page >= body["total_pages"]:
+                return rows
+            page += 1
+
+    def payouts(self) -> list[dict[str, Any]]:
+        rows, url, params = [], f"{self.base}/v1/payouts", {"per_page": 100}
+        while url:
+            response = self._get(url, **params)
+            rows += response.json()
+            url, params = response.links.get("next", {}).get("url"), {}
+        return rows
+
+
+def _day(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).date().isoformat()
+
+
+@dataclass(frozen=True)
+class WithLedger:
+    database: Path
+    result: dg.ExecuteInProcessResult
+
+
+@pytest.fixture(scope="module")
+def with_ledger(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WithLedger]:
+    """The four shipped providers and the ledger, added from a folder of one's own, built
+    through every layer with the marts' checks."""
+    folder = tmp_path_factory.mktemp("roles")
+    team = folder / "team_providers"
+    team.mkdir()
+    shutil.copy(LEDGER_YAML, team / "ledger.yaml")
+    with pytest.MonkeyPatch.context() as patch, dg.DagsterInstance.ephemeral() as instance:
+        database = point_env_at(patch, sandbox, folder)
+        patch.setenv("PAYMENTS_EXPORT_DIR", str(folder / "exports"))
+        patch.setenv("PAYMENTS_PROVIDERS_DIR", str(team))
+        specs = load_providers()
+        loader = Loader(specs, instance)
+        loader.partition_range(*ALL_DAYS)
+        loader.snapshots()
+        warehouse = Warehouse(duckdb_path=str(database))
+        result = dg.materialize(
+            [*downstream_assets(), *build_reconciliation_checks(marts_for(specs))],
+            resources={"warehouse": warehouse, "exports": reporting_exports()},
+            instance=instance,
+        )
+        yield WithLedger(database, result)
+
+
+def test_roles_provider_added_from_a_folder_lands_in_every_mart(
+    with_ledger: WithLedger, sandbox: Any
+) -> None:
+    ledger = LedgerRecords(sandbox)
+    charges = ledger.charges()
+    payments = query(
+        with_ledger.database,
+        "select payment_id, amount, currency, is_collected, customer_key from marts.fct_payments "
+        "where provider = 'ledger'",
+    )
+    assert {row[0]: row[1:] for row in payments} == {
+        c["id"]: (
+            major(c["amount"], c["currency"].upper()),
+            c["currency"].upper(),
+            c["status"] == "succeeded",
+            f"ledger:{c['customer']}",
+        )
+        for c in charges
+    }
+    gross: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for charge in charges:
+        if charge["status"] == "succeeded":
+            currency = charge["currency"].upper()
+            gross[(_day(charge["created"]), currency)] += major(charge["amount"], currency)
+    revenue = query(
+        with_ledger.database,
+        "select cast(revenue_date as varchar), currency, gross_amount, net_amount "
+        "from marts.daily_revenue where provider = 'ledger'",
+    )
+    assert {(day, cur): (g, n) for day, cur, g, n in revenue} == {
+        key: (amount, amount) for key, amount in gross.items()
+    }
+
+    disputed: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for dispute in ledger.disputes():
+        if dispute["status"] != "won":  # open or lost: the money is not ours
+            currency = dispute["currency"].upper()
+            disputed[(_day(dispute["created"]), currency)] += major(dispute["amount"], currency)
+    paid_out: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for payout in ledger.payouts():
+        if payout["status"] != "failed":
+            currency = payout["currency"].upper()
+            paid_out[(_day(payout["created"]), currency)] += major(payout["amount"], currency)
+    overview = query(
+        with_ledger.database,
+        "select cast(overview_date as varchar), currency, gross_amount, refunded_amount, "
+        "disputed_amount, fee_amount, net_amount, payout_amount "
+        "from marts.daily_overview where provider = 'ledger'",
+    )
+    zero = Decimal(0)
+    expected = {
+        key: (
+            gross.get(key, zero),
+            zero,
+            disputed.get(key, zero),
+            zero,
+            gross.get(key, zero) - disputed.get(key, zero),
+            paid_out.get(key, zero),
+        )
+        for key in {*gross, *disputed, *paid_out}
+    }
+    assert {(day, cur): tuple(rest) for day, cur, *rest in overview} == expected
+    assert sum(disputed.values()) > 0 and sum(paid_out.values()) > 0
+
+
+def test_roles_added_provider_reaches_the_lineage_checks_and_exports(
+    with_ledger: WithLedger,
+) -> None:
+    def reads(specs: list[Any]) -> set[str]:
+        [payments] = [mart for mart in marts_for(specs) if mart.name == "fct_payments"]
+        return {key.to_user_string() for key in payments.reads}
+
+    assert "staging/ledger__charges" in reads(load_providers())  # the folder is in the env
+    assert "staging/ledger__charges" not in reads(load_providers(PROVIDERS_DIR))
+    events = {
+        event.asset_key.to_user_string(): event.materialization.metadata
+        for event in with_ledger.result.get_asset_materialization_events()
+    }
+    assert events["exports/fct_disputes_export"]["dagster/row_count"].value > 0
+    evaluations = with_ledger.result.get_asset_check_evaluations()
+    matched = {
+        e.asset_key.to_user_string(): e.metadata["figures"].value
+        for e in evaluations
+        if e.check_name == MATCHES_STAGING
+    }
+    assert "ledger/charges" in matched["marts/fct_payments"]
+    assert "ledger/disputes" in matched["marts/fct_disputes"]
+    assert all(evaluation.passed for evaluation in evaluations)
+
+
+def test_roles_daily_overview_has_one_row_per_account_currency_and_day(
+    with_ledger: WithLedger,
+) -> None:
+    [(rows, grains)] = query(
+        with_ledger.database,
+        "select count(*), count(distinct (overview_date, provider, account, currency)) "
+        "from marts.daily_overview",
+    )
+    assert rows == grains > 0
+
+
+# A held-out provider: its own names, major units, refunds written negative ---------------------
+
+ACQUIRER = """
+description: A held-out acquirer that writes major units and negative refunds.
+partitions: {start: "2026-10-01"}
+client:
+  base_url: "http://127.0.0.1:9"
+  auth: {type: bearer, token: {env: PAYMENTS_ACQUIRER_TOKEN}}
+resource_defaults:
+  primary_key: ref
+  write_disposition: merge
+  endpoint: {data_selector: rows, paginator: {type: single_page}}
+resources:
+  - name: sales
+    endpoint: {path: /sales}
+    statuses:
+      {requires_capture: pending, captured: succeeded, settled: succeeded, voided: canceled,
+       failed: failed}
+    roles:
+      payments:
+        {id: ref, amount: gross, currency: ccy, status: state, occurred_at: booked, unit: major}
+  - name: reversals
+    endpoint: {path: /reversals}
+    statuses:
+      {pending: pending, succeeded: succeeded, failed: failed, refunded: refunded,
+       disputed: disputed}
+    roles:
+      refunds:
+        id: ref
+        payment: sale
+        amount: {field: value, unit: major, sign: negative}
+        currency: ccy
+        status: state
+        occurred_at: booked
+"""
+
+
+def _major_float(amount: int, currency: str) -> float:
+    return float(major(amount, currency.upper()))
+
+
+def _write_acquirer(database: Path, records: SandboxRecords) -> None:
+    """The acquirer's raw tables as it sends them: the sandbox gateway's payments and refund
+    lines, renamed, in major units (12.34), refunds negative, currencies in lower case."""
+    sales = [
+        (
+            p["id"],
+            _major_float(p["amount"], p["currency"]),
+            p["currency"].lower(),
+            p["status"],
+            p["created_at"],
+        )
+        for p in records("gateway/list_payments")
+    ]
+    reversals = [
+        (
+            t["id"],
+            None,
+            -_major_float(t["amount"], t["currency"]),
+            t["currency"].lower(),
+            t["status"],
+            t["created_at"],
+        )
+        for t in records("gateway/transactions")
+        if t["type"] == "refund"
+    ]
+    with duckdb.connect(str(database)) as connection:
+        connection.execute("create schema acquirer")
+        connection.execute(
+            "create table acquirer.sales (ref varchar, gross double, ccy varchar, "
+            "state varchar, booked timestamptz, _dlt_load_id varchar, _dlt_id varchar)"
+        )
+        connection.executemany(
+            "insert into acquirer.sales values (?, ?, ?, ?, ?, '1', ?)",
+            [(*row, row[0]) for row in sales],
+        )
+        connection.execute(
+            "create table acquirer.reversals (ref varchar, sale varchar, value double, "
+            "ccy varchar, state varchar, booked timestamptz, _dlt_load_id varchar, "
+            "_dlt_id varchar)"
+        )
+        connection.executemany(
+            "insert into acquirer.reversals values (?, ?, ?, ?, ?, ?, '1', ?)",
+            [(*row, row[0]) for row in reversals],
+        )
+
+
+def test_roles_held_out_provider_with_major_units_and_negative_refunds_lands_to_the_cent(
+    with_ledger: WithLedger,
+    records: SandboxRecords,
+    tmp_path: Path,
+    instance: dg.DagsterInstance,
+) -> None:
+    database = tmp_path / "held_out.duckdb"
+    shutil.copy(with_ledger.database, database)
+    _write_acquirer(database, records)
+    folder = tmp_path / "providers"
+    folder.mkdir()
+    (folder / "acquirer.yaml").write_text(ACQUIRER)
+    specs = [*load_providers(), *load_providers(folder)]
+    marts = marts_for(specs)
+    dg.materialize(
+        [*staging_assets(specs, "duckdb"), *mart_assets("duckdb", marts)],
+        resources={"warehouse": Warehouse(duckdb_path=str(database))},
+        instance=instance,
+    )
+    payments = records("gateway/list_payments")
+    rows = query(
+        database,
+        "select payment_id, amount, amount_minor, currency from marts.fct_payments "
+        "where provider = 'acquirer'",
+    )
+    assert {pid: rest for pid, *rest in rows} == {
+        p["id"]: [major(p["amount"], p["currency"]), p["amount"], p["currency"]] for p in payments
+    }
+    expected: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 2)
+    for p in payments:
+        if p["status"] in ("captured", "settled"):
+            expected[(p["created_at"][:10], p["currency"])][0] += major(p["amount"], p["currency"])
+    for t in records("gateway/transactions"):
+        if t["type"] == "refund" and t["status"] == "succeeded":
+            expected[(t["created_at"][:10], t["currency"])][1] += major(t["amount"], t["currency"])
+    revenue = query(
+        database,
+        "select cast(revenue_date as varchar), currency, gross_amount, refunded_amount, "
+        "net_amount from marts.daily_revenue where provider = 'acquirer'",
+    )
+    assert {(day, cur): [g, r, n] for day, cur, g, r, n in revenue} == {
+        key: [gross, back, gross - back] for key, (gross, back) in expected.items()
+    }
+    assert all(r >= 0 for *_, r, _ in revenue), "refunds written negative count as money out"
+    with Warehouse(duckdb_path=str(database)).session() as session:
+        for mart in marts:
+            if mart.feeds:
+                assert reconcile(session, mart).passed, mart.name
+
+
+# Reconciliation fails on a broken mart --------------------------------------------------------
+
+
+def test_reconciliation_fails_on_a_mart_that_lost_a_row_or_fanned_out(
+    with_ledger: WithLedger, tmp_path: Path
+) -> None:
+    database = tmp_path / "broken.duckdb"
+    shutil.copy(with_ledger.database, database)
+    specs = load_providers(environ={"PAYMENTS_PROVIDERS_DIR": str(LEDGER_YAML.parent)})
+    marts = {mart.name: mart for mart in marts_for(specs)}
+    with duckdb.connect(str(database)) as connection:
+        connection.execute(
+            "delete from marts.fct_payments where payment_key = "
+            "(select min(payment_key) from marts.fct_payments where provider = 'billing')"
+        )
+        connection.execute(
+            "insert into marts.daily_overview select * from marts.daily_overview limit 1"
+        )
+        connection.execute(
+            "update marts.fct_refunds set amount = amount + 0.01 where "
+            "refund_key = (select min(refund_key) from marts.fct_refunds "
+            "where provider = 'commerce')"
+        )
+    with Warehouse(duckdb_path=str(database)).session() as session:
+        lost = reconcile(session, marts["fct_payments"])
+        changed = reconcile(session, marts["fct_refunds"])
+        fanned = one_row_per_grain(session, marts["daily_overview"])
+        intact = reconcile(session, marts["dim_customers"])
+    assert not lost.passed and lost.description.startswith("billing/charges: staging 200 rows")
+    assert not changed.passed and "commerce/charges" in (changed.description or "")
+    assert not fanned.passed and fanned.description.startswith("1 overview_date")
+    assert intact.passed
