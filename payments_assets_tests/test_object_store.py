@@ -13,8 +13,9 @@ import pyarrow.parquet
 import pytest
 
 from payments_assets.assets.exports import export_assets
-from payments_assets.assets.marts import MARTS
+from payments_assets.assets.marts import marts_for
 from payments_assets.resources import ReportingExports, Warehouse
+from payments_assets.specs import load_providers
 
 PAN = "4242424242424242"
 
@@ -93,7 +94,7 @@ def test_object_store_export_assets_list_s3_urls_and_match_the_local_files(built
         e.asset_key.path[-1]: e.materialization.metadata
         for e in result.get_asset_materialization_events()
     }
-    for mart in MARTS:
+    for mart in marts_for(load_providers()):
         url = metadata[f"{mart.name}_export"]["parquet_url"].value
         assert url == f"s3://{bucket}/exports/{mart.name}.parquet"
         with fsspec.open(url, "rb") as source:

@@ -7,7 +7,6 @@ Every mart also keeps one row per grain. Both checks block: a mart that does not
 not reach the exports.
 """
 
-
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 
