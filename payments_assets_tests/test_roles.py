@@ -22,12 +22,15 @@ import requests
 
 from payments_assets.assets.marts import mart_assets, marts_for
 from payments_assets.assets.staging import staging_assets
+from payments_assets.checks import build_quality_checks
 from payments_assets.checks.reconciliation import (
     MATCHES_STAGING,
     build_reconciliation_checks,
     one_row_per_grain,
     reconcile,
 )
+from payments_assets.checks.role_fields import ROLE_FIELDS_PRESENT
+from payments_assets.checks.rules import Subject
 from payments_assets.resources import Warehouse, reporting_exports
 from payments_assets.specs import (
     PROVIDERS_DIR,
@@ -402,6 +405,38 @@ def test_roles_held_out_provider_with_major_units_and_negative_refunds_lands_to_
         for mart in marts:
             if mart.feeds:
                 assert reconcile(session, mart).passed, mart.name
+
+
+def test_roles_field_the_records_lack_fails_the_raw_check_naming_resource_and_field(
+    with_ledger: WithLedger, records: SandboxRecords, tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    database = tmp_path / "misnamed.duckdb"
+    shutil.copy(with_ledger.database, database)
+    _write_acquirer(database, records)
+    misnamed = parse_provider(
+        ACQUIRER.replace("occurred_at: booked, unit: major", "occurred_at: booked_on, unit: major"),
+        file="acquirer.yaml",
+        name="acquirer",
+    )
+    right = parse_provider(ACQUIRER, file="acquirer.yaml", name="acquirer")
+    with Warehouse(duckdb_path=str(database)).session() as session:
+        wrong = ROLE_FIELDS_PRESENT.judge(
+            Subject(misnamed.view("sales"), "acquirer", session, instance)
+        )
+        fine = ROLE_FIELDS_PRESENT.judge(
+            Subject(right.view("sales"), "acquirer", session, instance)
+        )
+    assert not wrong.passed
+    assert wrong.description.startswith(
+        "acquirer resources[sales]: roles.payments.occurred_at (booked_on): no such column"
+    )
+    assert fine.passed, fine.description
+    checks = {
+        spec.asset_key.to_user_string(): spec.blocking
+        for spec in build_quality_checks([misnamed])[0].check_specs
+        if spec.name == ROLE_FIELDS_PRESENT.name
+    }
+    assert checks == {"acquirer/sales": True, "acquirer/reversals": True}
 
 
 # Reconciliation fails on a broken mart --------------------------------------------------------

@@ -14,6 +14,7 @@ from ..specs import ProviderSpec
 from .deletions import DELETIONS_VS_HISTORY
 from .integrity import PRIMARY_KEY_NOT_NULL, PRIMARY_KEY_UNIQUE, REQUIRED_FIELDS_NOT_NULL
 from .money import AMOUNTS_IN_MINOR_UNITS, CURRENCIES_ISO_4217
+from .role_fields import ROLE_FIELDS_PRESENT
 from .rules import Finding, Rule, Subject, joined
 from .schema import SCHEMA_UNCHANGED
 from .volume import ROW_COUNT_VS_HISTORY
@@ -26,6 +27,7 @@ RULES: tuple[Rule, ...] = (
     REQUIRED_FIELDS_NOT_NULL,
     AMOUNTS_IN_MINOR_UNITS,
     CURRENCIES_ISO_4217,
+    ROLE_FIELDS_PRESENT,
     ROW_COUNT_VS_HISTORY,
     SCHEMA_UNCHANGED,
     DELETIONS_VS_HISTORY,

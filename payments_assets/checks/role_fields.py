@@ -1,0 +1,51 @@
+"""Role fields in the data: every field a role requires is a column of the raw table, with values.
+
+Staging adds a mapped field the API never sent as a typed NULL, so a mart never fails on a
+missing column; this check is what says so instead. A misnamed field (`occurred_at: booked_on`
+where the API sends `booked`) would otherwise put every payment under a NULL day. It blocks: the
+marts must not be built on a mapping the records do not carry.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from ..specs import column_name
+from ..specs.roles import ROLES, mapped_fields
+from ..warehouse_sql import quote
+from .rules import Finding, Rule, Subject, listing
+
+
+def _judge(subject: Subject) -> Finding:
+    view = subject.view
+    required = {
+        f"roles.{role}.{name} ({path})": column_name(path)
+        for role, _, name, path in mapped_fields(view.roles)
+        if ROLES[role][name].required
+    }
+    absent = [key for key, column in required.items() if column not in subject.main_columns]
+    present = {key: column for key, column in required.items() if key not in absent}
+    empty: list[str] = []
+    if present:
+        counts = ", ".join(f"count({quote(column)})" for column in present.values())
+        [(rows, *filled)] = subject.rows(f"select count(*), {counts} from {subject.ref}")
+        empty = [key for key, n in zip(present, filled, strict=True) if rows and not n]
+    problems = [f"{key}: no such column" for key in absent]
+    problems += [f"{key}: no value in any row" for key in empty]
+    if problems:
+        return Finding(
+            False,
+            f"{view.provider} resources[{view.name}]: {listing(problems, 10)}; map the role "
+            "to the field the API sends",
+            {"role_fields": dg.MetadataValue.json(problems)},
+        )
+    return Finding(True, f"{len(required)} required role field(s) present with values")
+
+
+ROLE_FIELDS_PRESENT = Rule(
+    name="role_fields_present",
+    description="Every field a role of the resource requires is a column with values.",
+    blocking=True,
+    applies_to=lambda view: bool(view.roles),
+    judge=_judge,
+)
