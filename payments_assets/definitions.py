@@ -10,6 +10,7 @@ from .assets.marts import mart_assets, marts_for
 from .assets.staging import staging_assets
 from .assets.webhook_events import webhook_event_assets
 from .automation.conditions import with_automation
+from .automation.executor import payments_executor
 from .automation.jobs import all_jobs, ingest_jobs
 from .automation.schedules import ingest_schedules
 from .automation.sensors.alerts import check_failure_alert, run_failure_alert
@@ -20,7 +21,6 @@ from .automation.sensors.webhooks import webhook_sensors
 from .automation.switch import automation_switch
 from .checks import build_freshness_checks, build_quality_checks, with_freshness_policies
 from .checks.reconciliation import build_reconciliation_checks
-from .layers import writer_pool
 from .resources import build_resources, destination_kind
 from .specs import load_providers
 
@@ -44,9 +44,9 @@ defs = dg.Definitions(
         ),
     ],
     asset_checks=[
-        *build_quality_checks(PROVIDERS, writer_pool(DESTINATION)),
+        *build_quality_checks(PROVIDERS),
         *build_freshness_checks(PROVIDERS),
-        *build_reconciliation_checks(MARTS, writer_pool(DESTINATION)),
+        *build_reconciliation_checks(MARTS),
     ],
     jobs=all_jobs(JOBS),
     schedules=ingest_schedules(PROVIDERS, JOBS, AUTOMATION),
@@ -59,4 +59,5 @@ defs = dg.Definitions(
         build_automation_sensor(AUTOMATION),
     ],
     resources=build_resources(PROVIDERS),
+    executor=payments_executor,
 )

@@ -23,10 +23,6 @@ WEBHOOKS_GROUP = "webhooks"
 """Not the provider's group: that one holds its API resources, all partitioned alike, so
 `--select group:<provider> --partition-range A...B` stays one single-run backfill."""
 
-DUCKDB_WRITER_POOL = "duckdb_writer"
-"""DuckDB takes one writer (one open read-write connection) at a time: every step that opens the
-file runs in this pool, limited to one slot in `dagster.yaml`."""
-
 
 def raw_key(view: ResourceView) -> dg.AssetKey:
     return dg.AssetKey(list(view.key))
@@ -56,12 +52,9 @@ def layer_tags(layer: str, provider: str | None = None) -> dict[str, str]:
     return {LAYER_TAG: layer, **({PROVIDER_TAG: provider} if provider else {})}
 
 
-def provider_pool(destination_kind: str, provider: str) -> str:
-    """The pool of a step that calls a provider's API and loads its rows: on DuckDB the one
-    writer's; on a server warehouse one run per provider API at a time (`<provider>_api`)."""
-    return DUCKDB_WRITER_POOL if destination_kind == "duckdb" else f"{provider}_api"
-
-
-def writer_pool(destination_kind: str) -> str | None:
-    """The pool of a step that only writes the warehouse: DuckDB's one writer; none on Postgres."""
-    return DUCKDB_WRITER_POOL if destination_kind == "duckdb" else None
+def provider_pool(destination_kind: str, provider: str) -> str | None:
+    """The pool of a step that calls a provider's API and loads its rows: on a server warehouse
+    one run per provider API at a time (`<provider>_api`). None on DuckDB, whose one-writer lock
+    (`writer_lock.py`, held for the whole load) already admits one such step at a time, and is
+    freed by the kernel when its holder dies, which a pool slot is not."""
+    return None if destination_kind == "duckdb" else f"{provider}_api"

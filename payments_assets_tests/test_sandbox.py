@@ -813,6 +813,8 @@ def test_latency_delays_every_data_page(sandbox_factory: Factory) -> None:
         ("html", 200, "text/html"),
         ("html_500", 500, "text/html"),
         ("truncated_json", 200, "application/json"),
+        ("empty_body", 200, "application/json"),
+        ("invalid_request", 400, "application/json"),
         ("status:404", 404, "application/json"),
     ],
 )

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from ..layers import EXPORTS, export_key, layer_tags, writer_pool
+from ..layers import EXPORTS, export_key, layer_tags
 from ..layers import MARTS as MARTS_SCHEMA
 from ..resources import ReportingExports, Warehouse
 from ..resources.exports import DEFAULT_EXPORT_DIR
@@ -44,8 +44,6 @@ def export_assets(
         name="mart_exports",
         specs=[_export_spec(mart) for mart in marts],
         can_subset=True,
-        # Reads only, but a DuckDB file admits no other process while one holds it open.
-        pool=writer_pool(destination_kind),
         op_tags=layer_tags(EXPORTS),
     )
     def write_exports(

@@ -20,7 +20,7 @@ from dlt.extract.source import DltSource
 
 from ..layers import RAW, layer_tags, provider_pool, raw_key
 from ..partitions import account_of, asset_partitions
-from ..resources import WEBHOOK_STORE_KEY, Warehouse, credentials_key
+from ..resources import WEBHOOK_STORE_KEY, Warehouse, credentials_key, holding_the_writer
 from ..sources import Connection, Window, redacted_errors
 from ..sources.deletions import DeletionNotes
 from ..specs import ACCOUNT_COLUMN, ProviderSpec, ResourceView
@@ -152,6 +152,7 @@ def _provider_multi_asset(
         pool=provider_pool(destination_kind, spec.name),
         op_tags=layer_tags(RAW, spec.name),
     )
+    @holding_the_writer
     def load(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
         account = account_of(context.partition_key if spec.multi_account else None, spec)
         creds = getattr(context.resources, creds_keys[account])
@@ -211,7 +212,8 @@ def _provider_multi_asset(
 def ingest_assets(
     specs: Sequence[ProviderSpec], destination_kind: str
 ) -> list[dg.AssetsDefinition]:
-    """The raw assets of every provider, each provider's steps in its pool (`layers.py`)."""
+    """The raw assets of every provider: on DuckDB each step holds the warehouse's writer lock;
+    on a server warehouse each provider's steps run in its pool (`layers.py`)."""
     assets = []
     for spec in specs:
         for views, partitioned in ((spec.windowed, True), (spec.snapshots, False)):

@@ -12,7 +12,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from ..layers import MARTS as MARTS_SCHEMA
-from ..layers import layer_tags, writer_pool
+from ..layers import layer_tags
 from ..resources import Warehouse
 from ..specs import ProviderSpec, load_providers
 from .fact_marts import FACT_MARTS
@@ -38,7 +38,6 @@ def mart_assets(
         name="mart_tables",
         specs=[mart.asset_spec(destination_kind) for mart in marts],
         can_subset=True,
-        pool=writer_pool(destination_kind),
         op_tags=layer_tags(MARTS_SCHEMA),
     )
     def build_marts(

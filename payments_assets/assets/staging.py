@@ -12,7 +12,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from ..card_numbers import mask_text
-from ..layers import STAGING, layer_tags, raw_key, staging_key, staging_table, writer_pool
+from ..layers import STAGING, layer_tags, raw_key, staging_key, staging_table
 from ..resources import Warehouse
 from ..specs import ACCOUNT_COLUMN, DEFAULT_ACCOUNT, ProviderSpec, ResourceView
 from ..specs.resolved import DELETED_AT
@@ -289,7 +289,6 @@ def staging_assets(
         name="staging_tables",
         specs=specs_,
         can_subset=True,
-        pool=writer_pool(destination_kind),
         op_tags=layer_tags(STAGING),
     )
     def build_staging(

@@ -34,20 +34,17 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def build_quality_checks(
-    specs: Sequence[ProviderSpec], pool: str | None = None
-) -> list[dg.AssetChecksDefinition]:
+def build_quality_checks(specs: Sequence[ProviderSpec]) -> list[dg.AssetChecksDefinition]:
     """The quality checks of every resource, one multi-check per provider.
 
     One op per provider, not per table: every op of a run is a process of its own, and a
-    provider's tables load in one op too. `pool` guards the warehouse: DuckDB admits one process
-    at a time, so on DuckDB pass the writers' pool and a check never opens the file while another
-    run is loading into it.
+    provider's tables load in one op too. On DuckDB the warehouse's session holds the file's
+    writer lock, so a check never opens the file while another run is loading into it.
     """
-    return [_provider_checks(spec, pool) for spec in specs]
+    return [_provider_checks(spec) for spec in specs]
 
 
-def _provider_checks(spec: ProviderSpec, pool: str | None) -> dg.AssetChecksDefinition:
+def _provider_checks(spec: ProviderSpec) -> dg.AssetChecksDefinition:
     rules = {
         dg.AssetCheckKey(raw_key(view), rule.name): (view, rule)
         for view in spec.views
@@ -60,7 +57,6 @@ def _provider_checks(spec: ProviderSpec, pool: str | None) -> dg.AssetChecksDefi
         specs=[rule.spec(view) for view, rule in rules.values()],
         can_subset=True,
         required_resource_keys={"warehouse"},
-        pool=pool,
         description=f"Data-quality rules for {spec.name}'s raw tables, from its YAML.",
     )
     def quality(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:

@@ -13,7 +13,7 @@ from .credentials import ProviderCredentials, credentials_key, provider_credenti
 from .environment import destination_kind, env_or
 from .exports import ReportingExports, reporting_exports
 from .notifier import Alert, AlertDeliveryError, AlertNotifier, alert_notifier
-from .warehouse import Warehouse, warehouse
+from .warehouse import Warehouse, holding_the_writer, warehouse
 from .webhook_store import WEBHOOK_STORE_KEY, WebhookEventStore, webhook_store
 
 
@@ -51,6 +51,7 @@ __all__ = [
     "credentials_key",
     "destination_kind",
     "env_or",
+    "holding_the_writer",
     "provider_credentials",
     "reporting_exports",
     "warehouse",

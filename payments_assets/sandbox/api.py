@@ -15,7 +15,7 @@ from starlette.responses import Response
 from payments_assets.sandbox.auth import check_request, client_credentials
 from payments_assets.sandbox.catalog import Resource
 from payments_assets.sandbox.credentials import account_id
-from payments_assets.sandbox.errors import ApiError, error_body
+from payments_assets.sandbox.errors import ApiError, error_body, invalid_request
 from payments_assets.sandbox.expansion import expand
 from payments_assets.sandbox.faults import status_of
 from payments_assets.sandbox.paging import Page, build_page
@@ -72,6 +72,10 @@ def _gate(state: SandboxState, resource: Resource, request: Request) -> Response
         limited = ApiError(429, "rate_limited", "too many requests", {"Retry-After": "1"})
         return refusal(provider, limited)
     kind = state.faults.take(request.url.path)
+    if kind == "invalid_request":
+        state.stats.faults["400"] += 1
+        credential = request.headers.get("Authorization") or request.query_params.get("api_key")
+        return refusal(provider, invalid_request(credential or ""))
     status = status_of(kind) if kind else state.failures.draw()
     if status is not None:
         state.stats.faults[str(status)] += 1
@@ -82,6 +86,8 @@ def _gate(state: SandboxState, resource: Resource, request: Request) -> Response
 def _faulty(resource: Resource, kind: str, page: Page) -> Response:
     if kind in ("html", "html_500"):
         return html_page(500 if kind == "html_500" else 200)
+    if kind == "empty_body":
+        return Response(b"", headers=page.headers, media_type="application/json")
     if kind == "truncated_json":
         return truncated_json(page.body, page.headers)
     if kind == "missing_selector":

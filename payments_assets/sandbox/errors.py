@@ -19,6 +19,17 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+def invalid_request(credential: str) -> ApiError:
+    """A 400 that says what was wrong (Stripe's words for a bad `expand[]`), and echoes the
+    credential it was sent with: a client must quote the reason and never the secret."""
+    return ApiError(
+        400,
+        "invalid_request",
+        "This property cannot be expanded (customer). You may want to try expanding "
+        f"'data.customer' instead. Request made with {credential or 'no credential'}.",
+    )
+
+
 def error_body(provider: str, error: ApiError) -> dict[str, Any]:
     """The JSON body `provider` would send for `error`."""
     if provider == "gateway":

@@ -11,12 +11,16 @@ from typing import Any
 KINDS: tuple[str, ...] = (
     "html",
     "html_500",
+    "empty_body",
+    "invalid_request",
     "truncated_json",
     "missing_selector",
     "endless_cursor",
     "expire_tokens",
 )
-"""Fault kinds besides `status:<code>`."""
+"""Fault kinds besides `status:<code>`. `html` (with a count: that many maintenance pages, then
+JSON again) and `empty_body` are 200s that are no JSON; `invalid_request` is a 400 whose body says
+why in the provider's own shape, quoting the credential the request used, as careless APIs do."""
 
 RANDOM_STATUSES: tuple[int, ...] = (500, 502, 503, 504)
 

@@ -33,7 +33,7 @@ from .dlt_internals import replace_pages
 from .nested_lists import ListWalker, NestedListCompleter, page_step, record_step
 from .paginators import dlt_paginator
 from .rate_limit import RequestBudget, mount_budget
-from .responses import response_checker
+from .responses import response_checker, retry_not_json
 from .windows import Window, incremental_config
 
 LOADED_AT = "_loaded_at"
@@ -52,6 +52,7 @@ def _session(spec: ProviderSpec, account: str) -> Any:
         request_backoff_factor=policy.backoff_factor,
         request_max_retry_delay=policy.max_retry_delay,
         respect_retry_after_header=True,
+        retry_condition=retry_not_json,
     ).session
     if (limit := spec.rate_limit_of(account)) is not None:
         mount_budget(session, RequestBudget.of(limit))

@@ -10,9 +10,20 @@ class ProviderError(Exception):
 class ProviderHTTPError(ProviderError):
     """The API answered with an error status that retrying will not fix (or retries ran out)."""
 
-    def __init__(self, provider: str, resource: str, path: str, status: int, hint: str) -> None:
+    def __init__(
+        self,
+        provider: str,
+        resource: str,
+        path: str,
+        status: int,
+        hint: str,
+        reason: str | None = None,
+    ) -> None:
         self.provider, self.resource, self.path, self.status = provider, resource, path, status
-        super().__init__(f"{provider}/{resource}: GET {path} answered HTTP {status}. {hint}")
+        self.reason = reason
+        said = f' The provider said: "{reason}".' if reason else ""
+        message = f"{provider}/{resource}: GET {path} answered HTTP {status}.{said} {hint}"
+        super().__init__(message.rstrip())
 
 
 class ProviderResponseError(ProviderError):

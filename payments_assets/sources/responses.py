@@ -4,7 +4,10 @@ Without this, an HTML error page fails deep inside dlt with a JSON decode error,
 whose data selector matches nothing "succeeds" with zero rows (an offset paginator then stops
 early, silently losing the rest), and a cursor that never ends makes dlt's paginators request
 forever. Parsing once here and handing dlt the parsed body also saves the two further parses dlt
-would do per page.
+would do per page. A 200 that is no JSON at all (a maintenance page, an empty body) is what an
+API says for a minute of maintenance: it raises `NotJSONYet`, which the session retries with the
+provider's backoff like a 503 (`retry_not_json`), and fails the run as it did once retries run
+out. Error statuses carry the provider's own reason (`provider_reason.py`).
 """
 
 from __future__ import annotations
@@ -20,12 +23,22 @@ from requests import HTTPError, Response
 from ..card_numbers import mask_text
 from .dlt_internals import hand_over_parsed_body
 from .errors import ProviderHTTPError, ProviderResponseError
+from .provider_reason import provider_reason
 
 _HINTS = {
     401: "The credentials were refused: check this provider's credential environment variables.",
     403: "The credentials lack access to this resource: check the account's permissions.",
     404: "The path does not exist: check base_url and the resource's path in the provider YAML.",
 }
+
+
+class NotJSONYet(ProviderResponseError):
+    """A 2xx whose body is not JSON at all: a maintenance page or an empty body, retried."""
+
+
+def retry_not_json(response: Response | None, exception: BaseException | None) -> bool:
+    """dlt's retry predicate: a maintenance page or an empty body is retried like a 503."""
+    return isinstance(exception, NotJSONYet)
 
 
 def response_checker(
@@ -39,18 +52,29 @@ def response_checker(
         status = response.status_code
         if status in retry_statuses:
             # An HTTPError carrying the response lets dlt's retry see the status and back off.
-            raise HTTPError(f"{provider}/{resource}: HTTP {status} on {path}", response=response)
+            reason = provider_reason(response)
+            raise HTTPError(
+                f"{provider}/{resource}: HTTP {status} on {path}"
+                + (f'; the provider said: "{reason}"' if reason else ""),
+                response=response,
+            )
         if status >= 400:
             hint = _HINTS.get(status, "")
-            raise ProviderHTTPError(provider, resource, path, status, hint)
+            raise ProviderHTTPError(
+                provider, resource, path, status, hint, provider_reason(response)
+            )
         content_type = response.headers.get("Content-Type", "")
         if "json" not in content_type:
-            raise ProviderResponseError(
+            raise NotJSONYet(
                 provider,
                 resource,
                 path,
                 f"expected JSON, got {content_type or 'no content type'} (HTTP {status}): "
                 f"{_preview(response)}",
+            )
+        if not response.content.strip():
+            raise NotJSONYet(
+                provider, resource, path, f"expected JSON, got an empty body (HTTP {status})"
             )
         try:
             body = orjson.loads(response.content)
