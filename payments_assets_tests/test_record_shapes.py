@@ -379,3 +379,13 @@ def test_never_land_secret_is_not_in_the_webhook_store(tmp_path, monkeypatch):
     [stored] = WebhookStore(db).after("ledger", 0)
     assert stored.event.object == intent
     assert not CLIENT_SECRET.search(db.read_bytes().decode("latin-1") + log)
+
+
+def test_dependent_resource_reads_its_parents_from_arrow_tables_and_pages_alike():
+    """A parent on the Arrow path hands over tables, on the dict path pages: the same fields."""
+    from payments_assets.sources.dependent import _parent_rows
+
+    records = [{"id": "in_1", "customer": "cus_1"}, {"id": "in_2", "customer": None}]
+    table = pyarrow.Table.from_pylist(records)
+    fields = ["id", "customer"]
+    assert list(_parent_rows(table, fields)) == list(_parent_rows(records, fields)) == records

@@ -534,7 +534,7 @@ def test_ledger_expand_customer_gives_the_customer_object(client: Client) -> Non
     charges = BY_ID["ledger/charges"]
     customers = {row["id"]: row for row in client.walk(BY_ID["ledger/customers"], limit=100)[0]}
     plain = client.page(charges, limit=20)["data"]
-    expanded = client.page(charges, limit=20, **{"expand[]": ["customer", "no_such_field"]})
+    expanded = client.page(charges, limit=20, **{"expand[]": ["data.customer", "no_such_field"]})
     assert all(isinstance(row["customer"], str) for row in plain)
     assert [row["customer"] for row in expanded["data"]] == [
         customers[row["customer"]] for row in plain

@@ -19,7 +19,8 @@ def expand(
     datasets: Mapping[tuple[str, str], Dataset],
 ) -> None:
     """Replace, in place, each requested expandable field's id by the record it names."""
-    wanted = set(requested)
+    # Stripe writes expansions on a list with the `data.` prefix (`expand[]=data.customer`).
+    wanted = {name.removeprefix("data.") for name in requested}
     for name, target in resource.expandable:
         if name not in wanted:
             continue
