@@ -1,9 +1,12 @@
 # The two commands of the README: `make demo` (sandbox + Dagster UI) and `make test`.
-# `make demo UI_PORT=3001` serves the UI on another port.
+# `make demo UI_PORT=3001` serves the UI on another port; `FRESH=0` keeps the history a previous
+# demo loaded; `VERBOSE=1` prints the daemon's and every run's INFO and DEBUG lines.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 UI_PORT ?= 3000
+FRESH ?= 1
+VERBOSE ?= 0
 
 .PHONY: setup demo test lint bench
 
@@ -16,7 +19,8 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/payments-demo --ui-port $(UI_PORT)
+	$(BIN)/payments-demo --ui-port $(UI_PORT) \
+		$(if $(filter 0,$(FRESH)),--keep-history) $(if $(filter 1,$(VERBOSE)),--verbose)
 
 test: setup
 	bash .ci/system-packages

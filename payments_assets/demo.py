@@ -24,6 +24,7 @@ from .demo_children import ChildGroup, DemoStopped, group_options, stopping_on_s
 from .demo_dotenv import remove_dotenv, write_dotenv
 from .demo_guard import DemoRecord, DemoRefused, refuse_if_busy
 from .loopback import HOST
+from .run_console import LEVEL_VARIABLE
 from .sandbox.credentials import WEBHOOK_SECRETS
 from .sandbox.process import running_sandbox
 from .webhooks.process import running_receiver
@@ -49,24 +50,29 @@ def _dagster_home() -> Path:
     return home
 
 
-def _load_history(env: dict[str, str], children: ChildGroup) -> None:
+def _load_history(env: dict[str, str], children: ChildGroup, keep: bool) -> None:
     """Backfill the history in a child process that sees the demo's environment at import."""
     print("loading the sandbox's history into the warehouse (skip with --no-history)...")
     command = [sys.executable, "-m", "payments_assets.demo", "--history-only"]
+    command += ["--keep-history"] if keep else []
     children.popen(command, env=env, cwd=PROJECT_ROOT).wait()
 
 
-def load_history() -> None:
+def load_history(keep: bool = False) -> None:
     """Every provider from its partitions' start to today: one run per provider for the windowed
     resources (a single-run range) and one for the snapshots, recorded in the demo instance, so
-    the marts build on their own once the UI's automation sensor ticks."""
+    the marts build on their own once the UI's automation sensor ticks. With `keep`, a job
+    whose assets the instance already holds (and the warehouse file is there) is not run again:
+    the sandbox serves the same records for a day's restarts."""
     import dagster as dg
 
     from .automation.jobs import snapshot_job_name, windowed_job_name
     from .definitions import PROVIDERS, defs
+    from .layers import raw_key
     from .partitions import partitions_for
 
     repository = defs.get_repository_def()
+    warehouse = Path(os.environ.get("PAYMENTS_DUCKDB_PATH", "data/payments.duckdb"))
     with dg.DagsterInstance.get() as instance:
         for spec in PROVIDERS:
             keys = partitions_for(spec).get_partition_keys()
@@ -74,11 +80,15 @@ def load_history() -> None:
                 "dagster/asset_partition_range_start": keys[0],
                 "dagster/asset_partition_range_end": keys[-1],
             }
-            for name, tags in (
-                (windowed_job_name(spec.name), span),
-                (snapshot_job_name(spec.name), {}),
+            for name, tags, views in (
+                (windowed_job_name(spec.name), span, spec.windowed),
+                (snapshot_job_name(spec.name), {}, spec.snapshots),
             ):
                 if not repository.has_job(name):
+                    continue
+                loaded = instance.get_latest_materialization_events([raw_key(v) for v in views])
+                if keep and warehouse.exists() and all(loaded.values()):
+                    print(f"  {name}: kept from the last demo (FRESH=1 reloads it)", flush=True)
                     continue
                 result = repository.get_job(name).execute_in_process(
                     instance=instance, tags=tags, raise_on_error=False, run_config=QUIET
@@ -103,6 +113,16 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="start with an empty warehouse instead of backfilling the sandbox's history",
     )
+    parser.add_argument(
+        "--keep-history",
+        action="store_true",
+        help="skip the history a previous demo loaded into this instance (make demo FRESH=0)",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="the daemon's and every run's INFO and DEBUG lines too (make demo VERBOSE=1)",
+    )
     parser.add_argument("--history-only", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -111,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress, live
     if args.history_only:
-        load_history()
+        load_history(keep=args.keep_history)
         return 0
     try:
         refuse_if_busy(DEMO_RECORD, args.ui_port)
@@ -153,11 +173,12 @@ def _run(args: argparse.Namespace, children: ChildGroup) -> int:
             variables = _variables(sandbox.env, webhook_db)
             print(f"sandbox payments API on {sandbox.base_url} (stats: {sandbox.base_url}/__stats)")
             print(f"webhook receiver on {receiver.base_url}/<provider>")
-            env = {**os.environ, **variables}
+            quiet = {} if args.verbose else {LEVEL_VARIABLE: "WARNING"}
+            env = {**os.environ, **variables, **quiet}
             if not args.no_history:
-                _load_history(env, children)
+                _load_history(env, children, keep=args.keep_history)
             _announce_second_terminal(variables)
-            return _serve_ui(args.ui_port, env, children)
+            return _serve_ui(args.ui_port, env, children, args.verbose)
 
 
 def _variables(sandbox_env: dict[str, str], webhook_db: str) -> dict[str, str]:
@@ -192,10 +213,11 @@ def _today() -> date:
     return datetime.now(timezone.utc).date()
 
 
-def _serve_ui(port: int, env: dict[str, str], children: ChildGroup) -> int:
+def _serve_ui(port: int, env: dict[str, str], children: ChildGroup, verbose: bool) -> int:
     """Run `dg dev`; say where the UI is once it answers (not before: a port taken meanwhile
     would make the address a lie)."""
     command = [str(Path(sys.executable).parent / "dg"), "dev", "--host", HOST, "--port", str(port)]
+    command += ["--log-level", "info" if verbose else "warning"]
     server = children.popen(command, env=env, cwd=PROJECT_ROOT)
     url = f"http://{HOST}:{port}"
     while server.poll() is None:

@@ -5,6 +5,7 @@ the UI shows (webhook events that materialize). The demo itself, end to end, is 
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.metadata import normalize_metadata
 from dotenv import dotenv_values
 
 from payments_assets.assets.webhook_events import webhook_event_assets
@@ -146,3 +148,69 @@ def test_a_webhook_makes_its_providers_events_asset_materialize(
     assert dg.materialize([asset], resources=resources, instance=instance).success
     [(rows,)] = query(database, "select count(*) from direct_debit.webhook_events")
     assert rows == receiver_store.count("direct_debit") >= 1
+
+
+def test_raw_asset_metadata_holds_only_values_the_ui_can_show():
+    """No `dagster_dlt/source: (unserializable)`, no `dagster_dlt/pipeline: null`."""
+    from payments_assets.definitions import defs
+
+    for spec in defs.resolve_all_asset_specs():
+        normalized = normalize_metadata(spec.metadata)  # raises on an unserializable value
+        assert not [key for key in normalized if key.startswith("dagster_dlt/")], spec.key
+        assert not [k for k, v in normalized.items() if v.value is None], spec.key
+
+
+def test_a_raw_materialization_shows_its_columns_described_and_no_working_files(loader):
+    """The run's metadata: no `jobs` list of deleted dlt files; every column of billing's
+    invoices described, from the YAML, the dialect (amounts, currency, keys) or dlt's own."""
+    result = loader.partition("2026-10-05", providers=["billing"])
+    [invoices] = [
+        m
+        for m in result.get_asset_materialization_events()
+        if m.asset_key == dg.AssetKey(["billing", "invoices"])
+    ]
+    metadata = invoices.materialization.metadata
+    assert "jobs" not in metadata and metadata["rows_loaded"].value > 0
+    columns = {c.name: c for c in metadata["dagster/column_schema"].value.columns}
+    assert columns["amount_due"].description == (
+        "What the customer owes on the invoice, in minor units."
+    )
+    assert "ISO 4217" in columns["currency"].description
+    assert columns["id"].description == "Primary key of billing invoices (rows merge on it)."
+    assert columns["_dlt_load_id"].description.startswith("The dlt load")
+    assert not [c for c in columns.values() if "description" in c.constraints.other]
+
+
+@pytest.mark.e2e
+def test_dg_scaffold_defs_adds_an_asset_to_a_copy_of_the_project(tmp_path):
+    """The standard way to add a Dagster object to a dg project works here: the new file lands
+    in payments_assets/defs/, and `dg check defs` and `dg list defs` see it."""
+    root = Path(__file__).parents[1]
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    for name in files:
+        if name.startswith(("payments_assets/", "pyproject.toml", "dagster.yaml")):
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name).write_bytes((root / name).read_bytes())
+    dg_cli = str(Path(sys.executable).parent / "dg")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [dg_cli, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        )
+
+    scaffolded = run("scaffold", "defs", "dagster.asset", "probe.py")
+    assert scaffolded.returncode == 0, scaffolded.stderr[-2000:]
+    assert (tmp_path / "payments_assets" / "defs" / "probe.py").is_file()
+    checked = run("check", "defs")
+    assert checked.returncode == 0, checked.stderr[-3000:]
+    assert "All definitions loaded successfully" in checked.stdout + checked.stderr
+    listed = run("list", "defs", "--json")
+    keys = {asset["asset_key"] for asset in json.loads(listed.stdout)["assets"]}
+    assert {"probe", "billing/charges"} <= keys

@@ -25,7 +25,11 @@ from ..sources import Connection, Window, redacted_errors
 from ..sources.deletions import DeletionNotes
 from ..specs import ACCOUNT_COLUMN, ProviderSpec, ResourceView
 from ..warehouse_sql import WarehouseSession
+from .column_docs import with_descriptions
 from .deletions import deleted_rows, keep_ledger, snapshot_keys, tracks_absence
+
+DLT_META = "dagster_dlt/"
+COLUMN_SCHEMA = "dagster/column_schema"
 
 
 class PaymentsDltTranslator(DagsterDltTranslator):
@@ -96,6 +100,18 @@ def _with_row_facts(
     return event._replace(metadata=metadata)  # type: ignore[attr-defined]
 
 
+def _tidied(event: dg.MaterializeResult, view: ResourceView) -> dg.MaterializeResult:
+    """dlt's load facts without its `jobs` list (paths of working files deleted after the run),
+    and the table's columns with their descriptions."""
+    metadata = {k: v for k, v in (event.metadata or {}).items() if k != "jobs"}
+    schema = metadata.get(COLUMN_SCHEMA)
+    if isinstance(schema, dg.TableSchemaMetadataValue):
+        schema = schema.schema
+    if isinstance(schema, dg.TableSchema):
+        metadata[COLUMN_SCHEMA] = dg.MetadataValue.table_schema(with_descriptions(schema, view))
+    return event._replace(metadata=metadata)  # type: ignore[attr-defined]
+
+
 def _with_deletions(
     event: dg.MaterializeResult,
     kept: tuple[int, int],
@@ -128,6 +144,15 @@ def _provider_multi_asset(
         dlt_pipeline=None,  # type: ignore[arg-type]  # kinds come from our translator
         dagster_dlt_translator=translator,
     )
+    # dagster-dlt adds the Python objects it would run (source, translator, pipeline) to each
+    # spec's metadata: the UI can only show them as "(unserializable)" or null, and every run
+    # here passes its own to `dlt.run`.
+    specs = [
+        spec.replace_attributes(
+            metadata={k: v for k, v in spec.metadata.items() if not k.startswith(DLT_META)}
+        )
+        for spec in specs
+    ]
     partitions_def = asset_partitions(spec, windowed=partitioned)
     creds_keys = {account: credentials_key(spec.name, account) for account in spec.account_names}
     views = [spec.view(name) for name in resource_names]
@@ -201,7 +226,7 @@ def _provider_multi_asset(
                 )
                 for event in events:
                     view = spec.view(event.asset_key.path[-1])
-                    result = _with_row_facts(event, window, session, dataset, shared)
+                    result = _with_row_facts(_tidied(event, view), window, session, dataset, shared)
                     if view.name in kept:
                         result = _with_deletions(result, kept[view.name], session, view, shared)
                     yield result

@@ -241,6 +241,7 @@ TIME_TYPES = frozenset({"timestamp", "date"})
 
 
 class ColumnHint(Strict):
+    description: str | None = None  # shown with the column in the UI
     data_type: ColumnType | None = None
     nullable: bool | None = None
     precision: int | None = None
