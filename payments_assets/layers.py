@@ -14,6 +14,8 @@ from .specs import ResourceView
 LAYER_TAG = "payments/layer"
 PROVIDER_TAG = "payments/provider"
 TRIGGER_TAG = "payments/trigger"
+WEBHOOK_ROWS_TAG = "payments/webhook_rows"
+"""`first-last` row ids of the stored webhook events a sensor's run was asked for."""
 
 RAW, STAGING, MARTS, EXPORTS = "raw", "staging", "marts", "exports"
 BUILT_FROM_RAW = (STAGING, MARTS, EXPORTS)

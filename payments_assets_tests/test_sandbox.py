@@ -74,10 +74,12 @@ def _ledger(resource: str, paging: str, limit_param: str = "limit") -> Endpoint:
 LEDGER = [
     _ledger("charges", "starting_after"),
     _ledger("customers", "search_page"),
-    _ledger("events", "next_url"),
     _ledger("payouts", "link_header", "per_page"),
     _ledger("disputes", "page_number", "per_page"),
+    _ledger("subscriptions", "starting_after"),
 ]
+LEDGER_EVENTS = _ledger("events", "next_url")
+"""Every creation and change of the ledger's charges, disputes and subscriptions: not 200."""
 BALANCE = Endpoint("ledger", "balance", "/ledger/v1/balance", "single_object", None)
 
 LISTS = [
@@ -120,7 +122,7 @@ LISTS = [
 ]
 SHIPPED = [endpoint for endpoint in LISTS if endpoint.provider != "ledger"]
 WINDOWED = [endpoint for endpoint in LISTS if endpoint.window]
-BY_ID = {endpoint.id: endpoint for endpoint in LISTS}
+BY_ID = {endpoint.id: endpoint for endpoint in (*LISTS, LEDGER_EVENTS)}
 PRIMARY_KEYS = {
     "charges": "charge_id",
     "products": "product_id",
@@ -517,7 +519,8 @@ def test_ledger_next_urls_carry_limit_window_and_host(
     if endpoint.paging == "link_header":
         assert query["page"] == ["2"]
         assert response.headers["Link"] == f'<{url}>; rel="next"'
-    assert len(client.walk(endpoint, limit=7, window=window)[0]) < 200
+    everything = len(client.walk(endpoint, limit=100)[0])
+    assert len(client.walk(endpoint, limit=7, window=window)[0]) < everything
 
 
 def test_ledger_disputes_count_pages(client: Client) -> None:
@@ -555,7 +558,7 @@ def test_ledger_balance_is_one_object(client: Client) -> None:
 def test_ledger_records_look_like_stripe_objects(client: Client) -> None:
     rows = {e.resource: client.walk(e, limit=100)[0] for e in LEDGER}
     october = (epoch("2026-10-01T00:00:00Z"), epoch("2026-10-31T00:00:00Z"))
-    for name, prefix in [("charges", "ch_"), ("customers", "cus_"), ("events", "evt_")]:
+    for name, prefix in [("charges", "ch_"), ("customers", "cus_"), ("subscriptions", "sub_")]:
         assert rows[name][0]["id"] == f"{prefix}000001"
     for name, records in rows.items():
         assert all(record["object"] == name.removesuffix("s") for record in records)
@@ -570,8 +573,36 @@ def test_ledger_records_look_like_stripe_objects(client: Client) -> None:
     assert all(row["metadata"]["order"] for row in rows["charges"])
     assert {row["status"] for row in rows["payouts"]} <= {"paid", "pending", "in_transit", "failed"}
     assert all(row["arrival_date"] > row["created"] for row in rows["payouts"])
-    assert all(row["type"].startswith("charge.") for row in rows["events"])
     assert all("@" in row["email"] for row in rows["customers"])
+    events = client.walk(LEDGER_EVENTS, limit=100)[0]
+    assert events[0]["id"] == "evt_000001" and all(e["object"] == "event" for e in events)
+    assert [e["created"] for e in events] == sorted(e["created"] for e in events)
+    kinds = {e["type"].rpartition(".")[0] for e in events}
+    assert kinds == {"charge", "charge.dispute", "customer.subscription"}
+    objects = {e["data"]["object"]["object"] for e in events}
+    assert objects == {"charge", "dispute", "subscription"}
+
+
+def test_ledger_changes_after_creation_are_events_carrying_the_whole_object(
+    sandbox_factory: Factory,
+) -> None:
+    clean = sandbox_factory()
+    client = Client(clean)
+    charges = BY_ID["ledger/charges"]
+    [charge] = [c for c in client.walk(charges, limit=100)[0] if c["status"] == "succeeded"][:1]
+    window = window_params(charges, "2026-10-01T00:00:00Z", "2026-10-31T00:00:00Z")
+    before = len(client.walk(LEDGER_EVENTS, limit=100, window=window)[0])
+    changed = clean.touch("ledger", "charges", charge["id"], updated_at="2026-10-29T10:00:00Z")
+    assert changed["created"] == charge["created"], "a refund moves no time a list filters on"
+    assert 0 < changed["amount_refunded"] <= changed["amount"]
+    listed = {c["id"]: c for c in client.walk(charges, limit=100)[0]}
+    assert listed[charge["id"]] == changed, "lists show the current state, in the same window"
+    events = client.walk(LEDGER_EVENTS, limit=100, window=window)[0]
+    assert len(events) == before + 1
+    [refund] = [e for e in events if e["created"] == epoch("2026-10-29T10:00:00Z")]
+    assert (refund["type"], refund["data"]["object"]) == ("charge.refunded", changed)
+    created = next(e for e in events if e["data"]["object"]["id"] == charge["id"])
+    assert created["data"]["object"]["amount_refunded"] == 0, "older events keep older states"
 
 
 @pytest.mark.parametrize("endpoint", [*LEDGER, BALANCE], ids=lambda e: e.id)
@@ -716,7 +747,8 @@ def test_references_point_at_existing_records(client: Client) -> None:
     assert refs("ledger/charges", "customer") <= ids("ledger/customers")
     assert refs("ledger/disputes", "charge") <= ids("ledger/charges")
     events, _ = client.walk(BY_ID["ledger/events"], limit=100)
-    assert {event["data"]["object"]["id"] for event in events} <= ids("ledger/charges")
+    told = {event["data"]["object"]["id"] for event in events}
+    assert told == ids("ledger/charges") | ids("ledger/disputes") | ids("ledger/subscriptions")
 
 
 def test_records_look_like_real_payments_data(client: Client) -> None:
@@ -1115,4 +1147,5 @@ def test_env_command_prints_export_lines() -> None:
     assert "export PAYMENTS_BILLING_WEBHOOK_SECRET='whsec_test_billing_9b2d4c6e'" in lines
     assert "export PAYMENTS_LEDGER_BASE_URL='http://127.0.0.1:9999/ledger'" in lines
     assert f"export PAYMENTS_LEDGER_SECRET_KEY='{LEDGER_KEY}'" in lines
-    assert len(lines) == 17 and all(line.startswith("export PAYMENTS_") for line in lines)
+    assert "export PAYMENTS_LEDGER_WEBHOOK_SECRET='whsec_test_ledger_7d1b3f9a'" in lines
+    assert len(lines) == 18 and all(line.startswith("export PAYMENTS_") for line in lines)

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+import requests
 
 from payments_assets.pipelines import duckdb_destination, run_pipeline
 from payments_assets.sources import Window, build_source, connection_from_environ
@@ -193,7 +194,7 @@ def test_a_429_pauses_the_budget_for_everyone():
 
 # A Stripe-shaped provider, as YAML only ---------------------------------------------------
 
-LISTS = ("charges", "customers", "events", "payouts", "disputes")
+LISTS = ("charges", "customers", "payouts", "disputes", "subscriptions")
 
 
 def _small_pages(size: int):
@@ -208,6 +209,17 @@ def _small_pages(size: int):
                     endpoint["params"][param] = size
 
     return edit
+
+
+def _events_listed(sandbox) -> int:
+    """How many events the ledger lists, walked over HTTP by its next URLs."""
+    env, count = sandbox.env, 0
+    url = f"{env['PAYMENTS_LEDGER_BASE_URL']}/v1/events?limit=100"
+    while url:
+        headers = {"Authorization": f"Bearer {env['PAYMENTS_LEDGER_SECRET_KEY']}"}
+        page = requests.get(url, headers=headers, timeout=10).json()
+        count, url = count + len(page["data"]), page.get("next")
+    return count
 
 
 def _load(spec: ProviderSpec, sandbox, database: Path, resources=None) -> None:
@@ -232,6 +244,8 @@ def test_every_pagination_form_of_a_stripe_shaped_api_lands_every_row_once(
             database, f'select count(*), count(distinct id) from ledger."{name}"'
         )
         assert rows == distinct == records, name
+    [(events, distinct)] = query(database, "select count(*), count(distinct id) from ledger.events")
+    assert events == distinct == _events_listed(sandbox), "every creation and change, once"
     [(balances,)] = query(database, "select count(*) from ledger.balance")
     assert balances == 1, "a single object is one row"
     currencies = query(database, "select count(*) from ledger.balance__available")

@@ -23,10 +23,12 @@ from ..partitions import account_of, asset_partitions
 from ..resources import WEBHOOK_STORE_KEY, Warehouse, credentials_key, holding_the_writer
 from ..sources import Connection, Window, redacted_errors
 from ..sources.deletions import DeletionNotes
+from ..sources.event_updates import EventStates
 from ..specs import ACCOUNT_COLUMN, ProviderSpec, ResourceView
 from ..warehouse_sql import WarehouseSession
 from .column_docs import with_descriptions
 from .deletions import deleted_rows, keep_ledger, snapshot_keys, tracks_absence
+from .event_updates import merge_event_states, webhook_states_of
 
 DLT_META = "dagster_dlt/"
 COLUMN_SCHEMA = "dagster/column_schema"
@@ -132,6 +134,16 @@ def _with_deletions(
     return event._replace(metadata=metadata)  # type: ignore[attr-defined]
 
 
+def _with_updates(event: dg.MaterializeResult, merged: dict[str, int]) -> dg.MaterializeResult:
+    """What the event feed changed: per resource, the records whose newer state was merged."""
+    metadata = {
+        **(event.metadata or {}),
+        "records_updated": dg.MetadataValue.int(sum(merged.values())),
+        "records_updated_by_resource": dg.MetadataValue.json(merged),
+    }
+    return event._replace(metadata=metadata)  # type: ignore[attr-defined]
+
+
 def _provider_multi_asset(
     spec: ProviderSpec,
     resource_names: Sequence[str],
@@ -158,7 +170,10 @@ def _provider_multi_asset(
     views = [spec.view(name) for name in resource_names]
     # Deletions arriving by webhook are read from the receiver's store after each load.
     webhook_deletes = any(view.deletes and view.deletes.webhooks for view in views)
-    extra_keys = {WEBHOOK_STORE_KEY} if webhook_deletes else set()
+    # So are the object states webhooks carry, for resources an event feed updates.
+    webhook_states = spec.event_feed is not None and partitioned
+    reads_store = webhook_deletes or webhook_states
+    extra_keys = {WEBHOOK_STORE_KEY} if reads_store else set()
     if spec.multi_account:
         backfill_policy = dg.BackfillPolicy.multi_run(1)  # one run per account and window
     else:
@@ -198,7 +213,14 @@ def _provider_multi_asset(
         from ..sources.build import build_source
 
         loaded_at, notes = datetime.now(timezone.utc), DeletionNotes()
-        store = context.resources.webhook_store.store() if webhook_deletes else None
+        feed = spec.event_feed
+        store = context.resources.webhook_store.store() if reads_store else None
+        delivered = webhook_states_of(context.run.tags, store, spec) if webhook_states else []
+        feeding = feed is not None and (feed.resource in selected or bool(delivered))
+        states = EventStates(spec) if feeding else None
+        if states is not None:
+            for payload in delivered:
+                states.add(payload)
         with warehouse.session() as session:  # what each absence-tracked snapshot held
             before = {
                 name: snapshot_keys(session, spec.view(name), account)
@@ -207,7 +229,14 @@ def _provider_multi_asset(
             }
         with redacted_errors(connection.redactor, f"{spec.name} load"):
             source = build_source(
-                spec, connection, window, selected, loaded_at, account, deletions=notes
+                spec,
+                connection,
+                window,
+                selected,
+                loaded_at,
+                account,
+                deletions=notes,
+                event_states=states,
             )
             with warehouse.pipeline(spec.name, dataset) as pipeline:
                 events = list(
@@ -219,6 +248,9 @@ def _provider_multi_asset(
                         loader_file_format="parquet",
                     )
                 )
+            updated = (
+                merge_event_states(warehouse, spec, account, states, loaded_at) if states else {}
+            )
             with warehouse.session() as session:
                 loaded = [spec.view(name) for name in selected]
                 kept = keep_ledger(
@@ -229,6 +261,8 @@ def _provider_multi_asset(
                     result = _with_row_facts(_tidied(event, view), window, session, dataset, shared)
                     if view.name in kept:
                         result = _with_deletions(result, kept[view.name], session, view, shared)
+                    if feed is not None and view.name == feed.resource:
+                        result = _with_updates(result, updated)
                     yield result
 
     return load

@@ -19,6 +19,7 @@ from ..specs.resolved import DELETED_AT
 from ..warehouse_sql import TEXT_TYPES, WarehouseSession, literal, quote, table_ref
 from .amounts import AMOUNT_TYPE, major_units_sql, minor_units_sql
 from .deletions import LEDGER
+from .event_updates import updating_feeds
 from .table_facts import table_facts
 
 DLT_ROW_ID = "_dlt_id"  # a row version's id in dlt's bookkeeping: meaningless downstream
@@ -90,7 +91,7 @@ def describe(view: ResourceView) -> str:
 def staging_spec(view: ResourceView, destination_kind: str) -> dg.AssetSpec:
     return dg.AssetSpec(
         key=staging_key(view),
-        deps=[raw_key(view)],
+        deps=[raw_key(view), *updating_feeds(view)],  # the event feed merges into it too
         description=describe(view),
         group_name=STAGING,
         kinds={"sql", destination_kind},

@@ -57,6 +57,10 @@ class Resource:
     gone from every list (`vanish`), announced by an event and a webhook."""
     event_log: bool = False
     """A provider's events resource: its records are the events the sandbox logged."""
+    events: tuple[str, str] | None = None
+    """Stripe-shaped state changes: a list filters on creation only, and the record's later
+    changes (a refund, a cancellation, a dispute's status) are told by events of these types —
+    (on creation, on each change; `{status}` reads the status) — each carrying the whole object."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -157,8 +161,11 @@ def _ledger(
     data_key: str = "data",
     limit_param: str = "limit",
     expandable: tuple[tuple[str, str], ...] = (),
+    events: tuple[str, str] | None = None,
+    event_log: bool = False,
 ) -> Resource:
-    # Stripe-like: epoch `created`, records that never change, at most 100 rows a page.
+    # Stripe-like: epoch `created`, lists filtered on it only, at most 100 rows a page; records
+    # with `events` change after creation, and say so in the events resource.
     return Resource(
         provider="ledger",
         name=name,
@@ -172,9 +179,11 @@ def _ledger(
         time_field="created",
         time_format="epoch",
         window_params=("created[gte]", "created[lt]"),
-        updates=False,
+        updates=events is not None,
         limit_param=limit_param,
         expandable=expandable,
+        events=events,
+        event_log=event_log,
     )
 
 
@@ -250,9 +259,10 @@ RESOURCES: tuple[Resource, ...] = (
         ("succeeded", "pending", "failed"),
         10,
         expandable=(("customer", "customers"),),
+        events=("charge.{status}", "charge.refunded"),
     ),
     _ledger("customers", Paging.SEARCH_PAGE, "cus_", (), 10),
-    _ledger("events", Paging.NEXT_URL, "evt_", (), 50),
+    _ledger("events", Paging.NEXT_URL, "evt_", (), 50, event_log=True),
     _ledger(
         "payouts",
         Paging.LINK_HEADER,
@@ -270,6 +280,15 @@ RESOURCES: tuple[Resource, ...] = (
         20,
         data_key="items",
         limit_param="per_page",
+        events=("charge.dispute.created", "charge.dispute.updated"),
+    ),
+    _ledger(
+        "subscriptions",
+        Paging.STARTING_AFTER,
+        "sub_",
+        ("active", "trialing"),
+        10,
+        events=("customer.subscription.created", "customer.subscription.updated"),
     ),
     _ledger("invoices", Paging.STARTING_AFTER, "in_", ("draft", "open", "paid", "void"), 10),
     _ledger(
@@ -301,6 +320,7 @@ DELETION_MARKS: dict[str, tuple[str, object]] = {
 }
 """How a `flag` or `status` deletion marks the record: (field, value)."""
 EVENT_LOGS: dict[str, Resource] = {r.provider: r for r in RESOURCES if r.event_log}
-"""Provider → its events resource (billing's `/v1/events` lists the deletions it logged)."""
+"""Provider → its events resource (billing's `/v1/events` lists the deletions it logged; the
+ledger's, Stripe-shaped, every creation and change of its records with `events`)."""
 PROVIDERS: tuple[str, ...] = ("gateway", "billing", "direct_debit", "commerce", "ledger")
 """Every provider the sandbox serves; `ledger` is a Stripe-shaped API no shipped YAML reads."""

@@ -82,17 +82,29 @@ def control_routes(state: SandboxState) -> list[Route]:
             )
         return resource, dataset, index, account, moment, faults
 
-    def _log(resource: Any, account: int, index: int, moment: int, action: str) -> None:
-        """`<resource>.<action>` in the provider's events resource, where it has one."""
+    def _log(resource: Any, account: int, index: int, moment: int, action: str) -> Any:
+        """`<resource>.<action>` in the provider's events resource, where it has one; a
+        Stripe-shaped change is logged as its own event type, with the object's new state."""
         log = EVENT_LOGS.get(resource.provider)
-        if log is not None:
-            events = state.accounts[account][log.key]
-            kind = f"{resource.name}.{action}"
-            events.append(kind, resource.primary_key, resource.record_id(index), moment)
+        if log is None:
+            return None
+        events = state.accounts[account][log.key]
+        record_id = resource.record_id(index)
+        if resource.events is not None and action == "updated":
+            changes, _ = state.accounts[account][resource.key].state(index)
+            kind = resource.events[1]
+            return events.append(
+                kind, resource.primary_key, record_id, moment, resource.name, changes
+            )
+        return events.append(f"{resource.name}.{action}", resource.primary_key, record_id, moment)
 
-    def _announce(provider: str, name: str, record: Any, faults: Any, action: str) -> None:
-        if state.webhooks is not None and provider in WEBHOOK_SECRETS:  # ledger sends none
-            state.webhooks.emit(provider, name, record, faults, action)
+    def _announce(resource: Any, record: Any, faults: Any, action: str, logged: Any) -> None:
+        if state.webhooks is None or resource.provider not in WEBHOOK_SECRETS:
+            return
+        if resource.events is not None and logged is not None:  # Stripe: the event itself
+            state.webhooks.send_event(resource.provider, logged, faults)
+        else:
+            state.webhooks.emit(resource.provider, resource.name, record, faults, action)
 
     async def _change(request: Request, when_key: str, action: str) -> Response:
         """Touch or delete the named record, log it in the provider's events resource and
@@ -103,8 +115,8 @@ def control_routes(state: SandboxState) -> list[Route]:
         resource, dataset, index, account, moment, faults = target
         changed = dataset.touch if action == "updated" else dataset.delete
         record = changed(index, moment)
-        _log(resource, account, index, moment, action)
-        _announce(resource.provider, resource.name, record, faults, action)
+        logged = _log(resource, account, index, moment, action)
+        _announce(resource, record, faults, action, logged)
         if action == "updated":
             return FastJSONResponse(record)
         return FastJSONResponse({"deleted": record, "style": resource.deletion})

@@ -19,8 +19,13 @@ WEBHOOK_SECRETS: dict[str, str] = {
     "billing": "whsec_test_billing_9b2d4c6e",
     "direct_debit": "whsec_test_direct_debit_5a7f0e1b",
     "commerce": "whsec_test_commerce_2c9e8d4a",
+    "ledger": "whsec_test_ledger_7d1b3f9a",
 }
-"""The secret each provider signs its webhooks with (`X-Payments-Signature`); ledger sends none."""
+"""The secret each provider signs its webhooks with."""
+
+WEBHOOK_SCHEMES: dict[str, str] = {"ledger": "stripe"}
+"""How a provider signs when not with the project's own scheme (`X-Payments-Signature`): the
+Stripe-shaped ledger sends `Stripe-Signature`, as Stripe does."""
 
 SECRETS: tuple[str, ...] = (
     GATEWAY_CLIENT_SECRET,

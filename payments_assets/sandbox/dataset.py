@@ -54,19 +54,37 @@ class Dataset:
         return sorted(self._touched)
 
     def updated(self, index: int) -> int:
+        """The time a window filters on: the update time, or for Stripe-shaped records (which
+        change without a time a list could filter on) the creation time."""
+        if self.resource.events is not None:
+            return self.timeline.created(index)
         touch = self._touched.get(index)
         return touch.updated if touch else self.timeline.updated(index)
 
-    def record(self, index: int) -> Record:
+    def state(self, index: int) -> tuple[int, int]:
+        """(changes so far, time of the last) of a Stripe-shaped record: one change in its
+        history where the timeline updates it, then one per touch."""
+        created, changed = self.timeline.created(index), self.timeline.updated(index)
+        history = (1, changed) if changed > created else (0, created)
         touch = self._touched.get(index)
+        return (history[0] + touch.times, touch.updated) if touch else history
+
+    def record(self, index: int, as_of: tuple[int, int] | None = None) -> Record:
+        """The record as it is now, or (Stripe-shaped records) `as_of` (changes, time)."""
+        touch = self._touched.get(index)
+        if self.resource.events is not None:
+            changes, changed = as_of or self.state(index)
+        else:
+            changes = touch.times if touch else 0
+            changed = touch.updated if touch else self.timeline.updated(index)
         record = build_record(
             self.resource,
             self.seed,
             index,
             self.timeline.created(index),
-            touch.updated if touch else self.timeline.updated(index),
+            changed,
             self.count,
-            touch.times if touch else 0,
+            changes,
         )
         if index in self._marked:
             field, value = DELETION_MARKS[self.resource.deletion]
@@ -193,13 +211,16 @@ class _EventTimeline:
 
 @dataclass(frozen=True, order=True)
 class _Event:
-    """One logged event: when, its number (the id), and what it says about which record."""
+    """One logged event: when, its number (the id), and what it says about which record; a
+    Stripe-shaped event also which resource, and the record's state (its number of changes)."""
 
     at: int
     number: int
     kind: str
     key_field: str
     record_id: str
+    resource: str = ""
+    changes: int = -1
 
 
 class EventLog(Dataset):
@@ -212,6 +233,7 @@ class EventLog(Dataset):
 
     def __init__(self, resource: Resource, start: int, end: int, seed: int) -> None:
         self._history: list[Dataset] = []
+        self._sources: dict[str, Dataset] = {}
         self._events: list[_Event] = []
         self._times: list[int] = []
         super().__init__(resource, 0, start, end, seed)
@@ -226,16 +248,35 @@ class EventLog(Dataset):
         if not self._history:
             return
         datasets, self._history = self._history, []
+        self._sources = {data.resource.name: data for data in datasets}
         found = [
-            (data.timeline.updated(i), f"{data.resource.name}.updated", data.resource, i)
+            (data.timeline.updated(i), f"{data.resource.name}.updated", data.resource, i, -1)
             for data in datasets
+            if data.resource.events is None
             for i in range(data.count)
             if data.timeline.updated(i) > data.timeline.created(i)
         ]
+        for data in datasets:  # Stripe-shaped: every creation and every change is an event
+            if data.resource.events is None:
+                continue
+            on_create, on_change = data.resource.events
+            for i in range(data.count):
+                created, changed = data.timeline.created(i), data.timeline.updated(i)
+                found.append((created, on_create, data.resource, i, 0))
+                if changed > created:
+                    found.append((changed, on_change, data.resource, i, 1))
         found.sort(key=lambda item: (item[0], item[1], item[3]))
         self._events = [
-            _Event(at, number, kind, resource.primary_key, resource.record_id(i))
-            for number, (at, kind, resource, i) in enumerate(found, start=1)
+            _Event(
+                at,
+                number,
+                kind,
+                resource.primary_key,
+                resource.record_id(i),
+                resource.name if changes >= 0 else "",
+                changes,
+            )
+            for number, (at, kind, resource, i, changes) in enumerate(found, start=1)
         ]
         self._refresh()
 
@@ -253,15 +294,17 @@ class EventLog(Dataset):
         self._ensure()
         return self._times
 
-    def record(self, index: int) -> Record:
+    def record(self, index: int, as_of: tuple[int, int] | None = None) -> Record:
         self._ensure()
         event = self._events[index]
+        if event.changes >= 0:
+            return self._stripe_event(event)
         change = {"deleted": True} if event.kind.endswith(".deleted") else {}
         return {
             "id": f"{self.resource.id_prefix}{event.number:06d}",
             "object": "event",
             "type": event.kind,
-            "created": to_iso(event.at),
+            "created": event.at if self.resource.time_format == "epoch" else to_iso(event.at),
             "data": {
                 "object": {
                     event.key_field: event.record_id,
@@ -274,10 +317,35 @@ class EventLog(Dataset):
         self._ensure()
         return self._events[index].at
 
-    def append(self, kind: str, record_id_field: str, record_id: str, at: int) -> Record:
-        """Log a `<resource>.<action>` event about a record, as the provider's events list it."""
+    def _stripe_event(self, event: _Event) -> Record:
+        """A Stripe event: its type, epoch `created`, and the object's whole state then."""
+        source = self._sources[event.resource]
+        index = source.resource.index_of(event.record_id)
+        assert index is not None
+        state = source.record(index, as_of=(event.changes, event.at))
+        return {
+            "id": f"{self.resource.id_prefix}{event.number:06d}",
+            "object": "event",
+            "type": event.kind.format(status=state.get("status", "")),
+            "created": event.at,
+            "livemode": False,
+            "data": {"object": state},
+        }
+
+    def append(
+        self,
+        kind: str,
+        record_id_field: str,
+        record_id: str,
+        at: int,
+        resource: str = "",
+        changes: int = -1,
+    ) -> Record:
+        """Log a `<resource>.<action>` event about a record, as the provider's events list it
+        (a Stripe-shaped one names its resource and the record's number of changes)."""
         self._ensure()
-        event = _Event(at, len(self._events) + 1, kind, record_id_field, record_id)
+        number = len(self._events) + 1
+        event = _Event(at, number, kind, record_id_field, record_id, resource, changes)
         bisect.insort(self._events, event)
         self._refresh()
         return self.record(self._events.index(event))

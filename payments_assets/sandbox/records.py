@@ -6,7 +6,7 @@ page can be generated without the pages before it, and the same options give the
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -340,8 +340,10 @@ def _commerce_subscription(r: Resource, d: Draw) -> Record:
     }
 
 
-# The ledger is Stripe-shaped: lower-case currencies, epoch `created` (the resource's only time,
-# so a touch moves it, as on commerce), records that never change.
+# The ledger is Stripe-shaped: lower-case currencies, epoch `created`. Charges, disputes and
+# subscriptions change after creation without moving `created` (`d.touches` changes so far,
+# `d.updated` the last one's time: refunds, dispute statuses, cancellations); the other
+# resources never change, and a touch moves their `created`, as on commerce.
 
 
 def _ledger_amount(d: Draw, currency: str, low: int = 100, high: int = 250_000) -> int:
@@ -350,16 +352,41 @@ def _ledger_amount(d: Draw, currency: str, low: int = 100, high: int = 250_000) 
 
 def _ledger_charge(r: Resource, d: Draw) -> Record:
     currency = d.rng.choice(LEDGER_CURRENCIES)
-    return {
+    amount = _ledger_amount(d, currency)
+    charge = {
         "id": r.record_id(d.index),
         "object": "charge",
-        "amount": _ledger_amount(d, currency),
+        "amount": amount,
         "currency": currency,
-        "status": d.status(r),
+        "status": replace(d, touches=0).status(r),  # a refund leaves a charge `succeeded`
         "customer": d.earlier_ref("ledger", "customers"),
         "description": d.text(words.pick_description(d.rng)),
-        "created": d.updated,
+        "created": d.created,
         "metadata": {"order": f"ORD-{d.rng.randrange(10**8):08d}"},
+    }
+    # The first change refunds part of the charge, a second one the rest (drawn last, so no
+    # other field moves).
+    partial = max(1, amount * d.rng.randint(10, 90) // 100)
+    refunded = 0 if d.touches == 0 or charge["status"] != "succeeded" else amount
+    if d.touches == 1 and refunded:
+        refunded = partial
+    charge["amount_refunded"] = refunded
+    charge["refunded"] = refunded == amount
+    return charge
+
+
+def _ledger_subscription(r: Resource, d: Draw) -> Record:
+    currency = d.rng.choice(LEDGER_CURRENCIES)
+    canceled = d.touches > 0
+    return {
+        "id": r.record_id(d.index),
+        "object": "subscription",
+        "customer": d.earlier_ref("ledger", "customers"),
+        "status": "canceled" if canceled else replace(d, touches=0).status(r),
+        "currency": currency,
+        "plan": {"amount": _ledger_amount(d, currency, 500, 20_000), "interval": "month"},
+        "created": d.created,
+        "canceled_at": d.updated if canceled else None,
     }
 
 
@@ -371,18 +398,6 @@ def _ledger_customer(r: Resource, d: Draw) -> Record:
         "email": words.email_for(name, d.index + 1),
         "name": name,
         "created": d.updated,
-    }
-
-
-def _ledger_event(r: Resource, d: Draw) -> Record:
-    return {
-        "id": r.record_id(d.index),
-        "object": "event",
-        "type": d.rng.choice(
-            ("charge.succeeded", "charge.pending", "charge.failed", "charge.updated")
-        ),
-        "created": d.updated,
-        "data": {"object": {"id": d.earlier_ref("ledger", "charges")}},
     }
 
 
@@ -410,8 +425,8 @@ def _ledger_dispute(r: Resource, d: Draw) -> Record:
         "reason": d.rng.choice(
             ("fraudulent", "duplicate", "product_not_received", "subscription_canceled", "general")
         ),
-        "status": d.status(r),
-        "created": d.updated,
+        "status": d.status(r),  # each change moves the dispute one status on
+        "created": d.created,
     }
 
 
@@ -522,12 +537,12 @@ BUILDERS: dict[tuple[str, str], Callable[[Resource, Draw], Record]] = {
     ("commerce", "subscriptions"): _commerce_subscription,
     ("ledger", "charges"): _ledger_charge,
     ("ledger", "customers"): _ledger_customer,
-    ("ledger", "events"): _ledger_event,
     ("ledger", "payouts"): _ledger_payout,
     ("ledger", "disputes"): _ledger_dispute,
     ("ledger", "balance"): _ledger_balance,
     ("ledger", "invoices"): _ledger_invoice,
     ("ledger", "payment_intents"): _ledger_payment_intent,
+    ("ledger", "subscriptions"): _ledger_subscription,
 }
 
 

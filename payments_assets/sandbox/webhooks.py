@@ -19,9 +19,9 @@ from typing import Any
 
 import requests
 
-from payments_assets.sandbox.credentials import WEBHOOK_SECRETS
+from payments_assets.sandbox.credentials import WEBHOOK_SCHEMES, WEBHOOK_SECRETS
 from payments_assets.sandbox.stats import Stats
-from payments_assets.webhooks.signing import SIGNATURE_HEADER, sign
+from payments_assets.webhooks.signing import SCHEMES
 
 FAULTS: tuple[str, ...] = ("duplicate", "out_of_order", "forged")
 """duplicate: delivered twice; out_of_order: held back until the next event has gone (at most
@@ -99,14 +99,20 @@ class WebhookEmitter:
         action: str = "updated",
     ) -> str:
         """Queue a `<resource>.<action>` event for `record`; returns the event id."""
-        event_id = f"evt_{secrets.token_hex(12)}"
         event = {
-            "id": event_id,
+            "id": f"evt_{secrets.token_hex(12)}",
             "type": f"{resource}.{action}",
             "provider": provider,
             "created": int(time.time()),
             "data": {"object": dict(record)},
         }
+        return self.send_event(provider, event, faults)
+
+    def send_event(
+        self, provider: str, event: Mapping[str, Any], faults: Mapping[str, bool]
+    ) -> str:
+        """Queue `event` as it stands (a Stripe event, as the events resource lists it)."""
+        event_id, record = str(event["id"]), event["data"]["object"]
         chosen = {
             name: faults.get(name, self._random.random() < self.rates[name]) for name in FAULTS
         }
@@ -161,10 +167,8 @@ class WebhookEmitter:
         url = f"{self.url}/{delivery.provider}"
         secret = FORGED_SECRET if delivery.forged else WEBHOOK_SECRETS[delivery.provider]
         for attempt in range(MAX_ATTEMPTS):
-            headers = {
-                "Content-Type": "application/json",
-                SIGNATURE_HEADER: sign(secret, delivery.body),
-            }
+            scheme = SCHEMES[WEBHOOK_SCHEMES.get(delivery.provider, "payments")]
+            headers = {"Content-Type": "application/json", **scheme.headers(secret, delivery.body)}
             try:
                 status = session.post(
                     url, data=delivery.body, headers=headers, timeout=10

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -13,7 +13,6 @@ from dlt.sources.helpers.requests.retry import Client
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.rest_api import rest_api_source
 
-from ..card_numbers import record_masker
 from ..specs import (
     ACCOUNT_COLUMN,
     DEFAULT_ACCOUNT,
@@ -23,16 +22,17 @@ from ..specs import (
     endpoint_params,
     paginator_config,
 )
-from ..specs.resolved import DELETED_AT
 from .arrow import load_pages_as_arrow
 from .auth import build_auth
 from .connection import Connection, check_connection
-from .deletions import DeletionNotes, deletion_marker, drops_deleted
+from .deletions import DeletionNotes
 from .dependent import dependent_resource
 from .dlt_internals import replace_pages
+from .event_updates import EventStates
 from .nested_lists import ListWalker, NestedListCompleter, page_step, record_step
 from .paginators import dlt_paginator
 from .rate_limit import RequestBudget, mount_budget
+from .record_steps import dict_record_steps
 from .responses import response_checker, retry_not_json
 from .windows import Window, incremental_config
 
@@ -57,14 +57,6 @@ def _session(spec: ProviderSpec, account: str) -> Any:
     if (limit := spec.rate_limit_of(account)) is not None:
         mount_budget(session, RequestBudget.of(limit))
     return session
-
-
-def _stamp(constants: Mapping[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    def stamp(item: dict[str, Any]) -> dict[str, Any]:
-        item.update(constants)
-        return item
-
-    return stamp
 
 
 def _resource_config(
@@ -113,6 +105,7 @@ def build_source(
     loaded_at: datetime | None = None,
     account: str = DEFAULT_ACCOUNT,
     deletions: DeletionNotes | None = None,
+    event_states: EventStates | None = None,
 ) -> DltSource:
     """The dlt rest_api source for `spec`; `window` limits windowed resources to it.
 
@@ -120,6 +113,7 @@ def build_source(
     numbers before anything is written. With accounts declared, requests carry the account's
     own header/parameters and every row its account. Records the provider lists as deleted get
     `_deleted_at` and are noted in `deletions` (for the ledger the load writes afterwards).
+    With `event_states`, the event feed's pages leave the object states they carry there.
     """
     check_connection(spec, connection)
     wanted = set(resources) if resources is not None else {view.name for view in spec.views}
@@ -161,6 +155,8 @@ def build_source(
             **({ACCOUNT_COLUMN: account} if spec.multi_account else {}),
         }
         notes = deletions or DeletionNotes()
+        if event_states is not None and view.name == event_states.feed.resource:
+            replace_pages(dlt_resource, event_states.tap)  # the states its events carry
         if (step := record_step(view, completer)) is not None:
             if view.parent is not None:
                 dlt_resource.add_map(step)
@@ -169,13 +165,7 @@ def build_source(
         if view.parent is not None or not load_pages_as_arrow(
             dlt_resource, view, constants, notes, stamped_at
         ):
-            dlt_resource.add_map(record_masker(view.time_columns))
-            if view.deletes and view.deletes.when:
-                dlt_resource.add_map(deletion_marker(view, notes, stamped_at))
-                if drops_deleted(view):
-                    dlt_resource.add_filter(lambda item: DELETED_AT not in item)
-            if constants:
-                dlt_resource.add_map(_stamp(constants))
+            dict_record_steps(dlt_resource, view, constants, notes, stamped_at)
         # Resources extract side by side: one waits for its pages while another is parsed.
         if view.parent is None:
             dlt_resource.parallelize()

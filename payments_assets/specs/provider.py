@@ -28,6 +28,7 @@ from .dialect import (
     Strict,
     snake_name,
 )
+from .event_feed import EventFeedSpec, WebhooksSpec, check_event_feed
 from .resolved import ResourceView, resolve
 from .roles import role_problems
 from .shape_checks import check_record_shapes
@@ -46,6 +47,8 @@ class ProviderSpec(Strict):
     accounts: tuple[AccountSpec, ...] = ()
     account_isolation: Literal["column", "dataset"] = "column"
     rate_limit: RateLimit | None = None
+    event_feed: EventFeedSpec | None = None
+    webhooks: WebhooksSpec = Field(default_factory=WebhooksSpec)
 
     _views: tuple[ResourceView, ...] = PrivateAttr(default=())
     _provider_name = field_validator("name")(classmethod(lambda cls, value: snake_name(value)))
@@ -148,6 +151,7 @@ class ProviderSpec(Strict):
                 where = ("resources", index) if resource.deletes else ("resource_defaults",)
                 self._check_deletes(view, {v.name: v for v in views}, (*where, "deletes"))
         self._check_accounts()
+        check_event_feed(self.event_feed, {view.name: view for view in views}, self.name)
         self._views = tuple(views)
         return self
 

@@ -12,7 +12,7 @@ import logging
 import os
 
 from ..specs import load_providers
-from .signing import DEFAULT_TOLERANCE_SECONDS, secret_variable, secrets_from_environ
+from .signing import DEFAULT_TOLERANCE_SECONDS, SCHEMES, secret_variable, secrets_from_environ
 from .store import DEFAULT_WEBHOOK_DB, location_variable, open_store
 
 DEFAULT_PORT = 8766
@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     specs = load_providers()
     providers = [spec.name for spec in specs]
+    schemes = {spec.name: SCHEMES[spec.webhooks.signature] for spec in specs}
     secrets = secrets_from_environ(providers, os.environ)
     if not secrets:
         names = ", ".join(secret_variable(provider) for provider in providers)
@@ -70,5 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     from .receiver import create_receiver
 
     keepers = event_keepers(specs)
-    app = create_receiver(open_store(args.db), secrets, providers, args.tolerance, keepers)
+    app = create_receiver(
+        open_store(args.db), secrets, providers, args.tolerance, keepers, schemes=schemes
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)

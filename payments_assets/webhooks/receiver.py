@@ -26,10 +26,10 @@ from ..card_numbers import mask_card_numbers, mask_text
 from .events import EventError, WebhookEvent, parse_event
 from .signing import (
     DEFAULT_TOLERANCE_SECONDS,
-    SIGNATURE_HEADER,
+    SCHEMES,
+    Scheme,
     SignatureError,
     secret_variable,
-    verify,
 )
 from .store import EventStore
 
@@ -130,11 +130,14 @@ def create_receiver(
     providers: Collection[str],
     tolerance: int = DEFAULT_TOLERANCE_SECONDS,
     never_land: Mapping[str, Callable[[Any], Any]] | None = None,
+    schemes: Mapping[str, Scheme] | None = None,
 ) -> Starlette:
     """The receiver app for `providers`; those without secrets answer 503 until one is set.
-    `never_land` takes each provider's never-land fields out of an event before it is stored."""
+    `never_land` takes each provider's never-land fields out of an event before it is stored;
+    `schemes` says how each provider signs (its YAML's `webhooks.signature`; default: ours)."""
     writer = EventWriter(store)
     keep_out = dict(never_land or {})
+    signed_by = dict(schemes or {})
 
     async def receive(request: Request) -> Response:
         provider = request.path_params["provider"]
@@ -146,13 +149,14 @@ def create_receiver(
         body = await _body(request)
         if body is None:
             return _refusal(413, "too_large", f"bodies are limited to {MAX_BODY_BYTES} bytes")
+        scheme = signed_by.get(provider, SCHEMES["payments"])
         try:
-            signature = request.headers.get(SIGNATURE_HEADER)
-            verify(secrets[provider], signature, body, tolerance=tolerance)
+            signature = request.headers.get(scheme.header)
+            scheme.verify(secrets[provider], signature, body, tolerance)
             event = parse_event(provider, body)
         except SignatureError as error:
             log.warning("refused a %s webhook: %s", provider, error)
-            return _refusal(401, "invalid_signature", str(error))
+            return _refusal(scheme.refusal_status, "invalid_signature", str(error))
         except EventError as error:
             problem = mask_text(str(error))  # it may quote a field of the body
             log.warning("refused a signed %s webhook: %s", provider, problem)

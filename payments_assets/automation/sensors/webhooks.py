@@ -14,7 +14,7 @@ from typing import Any
 
 import dagster as dg
 
-from ...layers import TRIGGER_TAG, raw_key
+from ...layers import TRIGGER_TAG, WEBHOOK_ROWS_TAG, raw_key
 from ...partitions import partitions_for
 from ...resources import WebhookEventStore
 from ...specs import IncrementalSpec, ProviderSpec
@@ -38,6 +38,7 @@ class PartitionRun:
     partition_key: PartitionKey
     resources: set[str] = field(default_factory=set)
     events: int = 0
+    first_row: int = 0
     last_row: int = 0
     last_event_id: str = ""
 
@@ -51,6 +52,8 @@ class PartitionRun:
                 TRIGGER_TAG: "webhook",
                 "payments/webhook_events": str(self.events),
                 "payments/webhook_last_event": self.last_event_id,
+                # The run merges the object states these events carry (an event feed's types).
+                WEBHOOK_ROWS_TAG: f"{self.first_row}-{self.last_row}",
             },
         )
 
@@ -71,6 +74,14 @@ def _accounts(spec: ProviderSpec, event: WebhookEvent) -> tuple[str, ...]:
     return (named,) if named in spec.account_names else ()
 
 
+def resource_of(spec: ProviderSpec, event: WebhookEvent) -> str:
+    """The resource an event is about: its event feed's mapping (`charge.refunded` → charges),
+    else the type's `<resource>.` prefix."""
+    feed = spec.event_feed
+    target = feed.target_of(event.type) if feed is not None else None
+    return target or event.resource
+
+
 def _moment(
     spec: ProviderSpec, stored: StoredEvent, incremental: IncrementalSpec
 ) -> datetime | None:
@@ -78,7 +89,7 @@ def _moment(
     resource tracks (`deletes.webhooks`), the event's own time — the deleted record may carry no
     time, and the run that loads that window applies every deletion the store holds."""
     event = stored.event
-    view = spec.view(event.resource)
+    view = spec.view(resource_of(spec, event))
     if view.deletes is not None and event.type in view.deletes.webhooks:
         moment = stored.created if stored.created is not None else stored.received_at
         return datetime.fromtimestamp(moment, tz=timezone.utc)
@@ -92,37 +103,37 @@ def plan_runs(spec: ProviderSpec, events: Sequence[StoredEvent]) -> RunPlan:
     cursors = {view.name: view.incremental for view in spec.views}
     for stored in events:
         event = stored.event
-        incremental = cursors.get(event.resource)
+        resource = resource_of(spec, event)
+        incremental = cursors.get(resource)
         if incremental is None:
             reason = (
-                f"{event.resource}: a snapshot, reloaded by {snapshot_job_name(spec.name)}"
-                if event.resource in cursors
-                else f"{event.resource!r}: not a resource of {spec.name}"
+                f"{resource}: a snapshot, reloaded by {snapshot_job_name(spec.name)}"
+                if resource in cursors
+                else f"{resource!r}: not a resource of {spec.name}"
             )
             plan.skipped[reason] += 1
             continue
         moment = _moment(spec, stored, incremental)
         if moment is None:
-            plan.skipped[f"{event.resource}: no readable {incremental.cursor_path}"] += 1
+            plan.skipped[f"{resource}: no readable {incremental.cursor_path}"] += 1
             continue
         window = windows.get_partition_key_for_timestamp(moment.timestamp())
         if not windows.has_partition_key(window):
             # Before the first partition, or the window still open: the schedule loads that
             # one once it closes.
-            plan.skipped[
-                f"{event.resource}: no partition {window} (not started or still open)"
-            ] += 1
+            plan.skipped[f"{resource}: no partition {window} (not started or still open)"] += 1
             continue
         accounts = _accounts(spec, event) if spec.multi_account else (None,)
         if not accounts:
-            plan.skipped[f"{event.resource}: account {event.body.get('account')!r} unknown"] += 1
+            plan.skipped[f"{resource}: account {event.body.get('account')!r} unknown"] += 1
         for account in accounts:
             key: PartitionKey = (
                 dg.MultiPartitionKey({"account": account, "date": window}) if account else window
             )
             run = plan.runs.setdefault(str(key), PartitionRun(key))
-            run.resources.add(event.resource)
+            run.resources.add(resource)
             run.events += 1
+            run.first_row = run.first_row or stored.row_id
             run.last_row, run.last_event_id = stored.row_id, event.event_id
     return plan
 
