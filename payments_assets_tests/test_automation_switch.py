@@ -56,4 +56,3 @@ def test_local_profile_runs_automation_unless_switched_off(monkeypatch):
     assert set(_statuses(monkeypatch).values()) == {"RUNNING"}
     statuses = _statuses(monkeypatch, PAYMENTS_AUTOMATION="off")
     assert _automation(statuses) == {"STOPPED"} and {statuses[n] for n in ALERTS} == {"RUNNING"}
-

@@ -363,7 +363,7 @@ def test_never_land_secret_is_in_no_table_file_or_log(
 
 @pytest.mark.timeout(60)
 def test_never_land_secret_is_not_in_the_webhook_store(tmp_path, monkeypatch):
-    """A signed ledger event about a payment intent is stored without its client_secret."""
+    """A Stripe-signed ledger event about a payment intent is stored without its client_secret."""
     folder = tmp_path / "providers"
     folder.mkdir()
     ledger_spec(folder)
@@ -374,7 +374,8 @@ def test_never_land_secret_is_not_in_the_webhook_store(tmp_path, monkeypatch):
         "ledger", "payment_intents", {**intent, "client_secret": "pi_000001_secret_" + "a1" * 12}
     )
     with running_receiver(db, {"ledger": secret}) as receiver:
-        assert post_event(receiver, "ledger", event, secret=secret).status_code == 200
+        answer = post_event(receiver, "ledger", event, secret=secret, scheme="stripe")
+        assert answer.status_code == 200, answer.text
         log = receiver.output()
     [stored] = WebhookStore(db).after("ledger", 0)
     assert stored.event.object == intent

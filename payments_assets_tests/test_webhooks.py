@@ -138,9 +138,13 @@ def test_sensor_requests_exactly_the_affected_partitions(instance, tmp_path):
 
 
 def test_sensors_are_running_by_default_for_every_windowed_provider():
+    """Both webhook sensors of every provider: the one that runs the touched partitions and the
+    one that records the deliveries as `<provider>/webhook_events`."""
     sensors = {s.name: s.default_status for s in defs.sensors if "webhook" in s.name}
     assert sensors == {
-        f"{spec.name}_webhook_sensor": dg.DefaultSensorStatus.RUNNING for spec in load_providers()
+        f"{spec.name}_{kind}_sensor": dg.DefaultSensorStatus.RUNNING
+        for spec in load_providers()
+        for kind in ("webhook", "webhook_events")
     }
 
 

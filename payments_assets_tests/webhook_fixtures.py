@@ -18,7 +18,7 @@ import requests
 from payments_assets.resources import WebhookEventStore
 from payments_assets.sandbox.credentials import WEBHOOK_SECRETS
 from payments_assets.webhooks.process import ReceiverHandle, running_receiver
-from payments_assets.webhooks.signing import SIGNATURE_HEADER, sign
+from payments_assets.webhooks.signing import SCHEMES, SIGNATURE_HEADER, sign
 from payments_assets.webhooks.store import WebhookStore
 
 
@@ -58,14 +58,20 @@ def post_event(
     secret: str | None = None,
     timestamp: int | None = None,
     session: Any = requests,
+    scheme: str | None = None,
 ) -> requests.Response:
-    """POST `event` signed with `secret` (default: the provider's) at `timestamp` (now)."""
+    """POST `event` signed with `secret` (default: the provider's) at `timestamp` (now), by the
+    project's own scheme or by a provider's (`scheme="stripe"`) as its YAML declares."""
     body = json.dumps(event).encode()
-    signature = sign(secret or WEBHOOK_SECRETS[provider], body, timestamp)
+    key = secret or WEBHOOK_SECRETS[provider]
+    if scheme is None:
+        signed = {SIGNATURE_HEADER: sign(key, body, timestamp)}
+    else:
+        signed = SCHEMES[scheme].headers(key, body, timestamp)
     return session.post(
         receiver.url(provider),
         data=body,
-        headers={SIGNATURE_HEADER: signature, "Content-Type": "application/json"},
+        headers={**signed, "Content-Type": "application/json"},
         timeout=10,
     )
 

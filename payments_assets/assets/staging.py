@@ -105,10 +105,31 @@ def staging_spec(view: ResourceView, destination_kind: str) -> dg.AssetSpec:
     )
 
 
-def _expressions(view: ResourceView, name: str, raw_type: str | None) -> list[str]:
+def expandable_reference(
+    view: ResourceView, name: str, raw_columns: Mapping[str, str]
+) -> str | None:
+    """The bare id column beside `name` when `name` is a role's `<field>.id` of a reference the
+    API sends either expanded (an object: `customer__id`) or as its id (`customer`).
+
+    Stripe's expandable fields are both: a list asked with `expand[]` returns the object, while
+    the same record in an event's `data.object` carries the id. A record updated from the event
+    feed must keep its reference, so staging reads whichever the newest version has.
+    """
+    if name not in view.role_columns or not name.endswith("__id"):
+        return None
+    bare = name.removesuffix("__id")
+    return bare if raw_columns.get(bare) in TEXT_TYPES else None
+
+
+def _expressions(
+    view: ResourceView, name: str, raw_type: str | None, bare_id: str | None = None
+) -> list[str]:
     """The staging column(s) made from one raw column (or a typed NULL when it is absent)."""
     hint = view.hinted_types.get(name) or view.role_columns.get(name)
     column = quote(name) if raw_type else f"CAST(NULL AS {HINT_TYPES[hint or 'text']})"
+    if bare_id is not None:
+        column = f"COALESCE(CAST({column} AS VARCHAR), {quote(bare_id)})"
+        raw_type = "VARCHAR"
     raw_type = raw_type or HINT_TYPES[hint or "text"]
     currency = view.currency_column
     unit = view.staged_amounts.get(name)
@@ -147,7 +168,9 @@ def select_sql(view: ResourceView, raw: str, raw_columns: Mapping[str, str]) -> 
         expression
         for name, raw_type in present.items()
         if name not in (DLT_ROW_ID, ACCOUNT_COLUMN, "account", DELETED_AT)
-        for expression in _expressions(view, name, raw_type)
+        for expression in _expressions(
+            view, name, raw_type, expandable_reference(view, name, raw_columns)
+        )
     ]
     # A record the provider deleted is not in staging (nor in the marts built on it): its
     # latest version says so, whatever older versions an appended table still holds.
