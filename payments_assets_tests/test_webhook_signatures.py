@@ -195,3 +195,63 @@ def test_webhook_signature_gocardless_deliveries_are_verified_by_their_body(sign
     assert refused.status_code == 498, "GoCardless documents 498 for an invalid signature"
     assert _post(handle, "direct_debit", body, good).json()["duplicate"] is True
     assert [e.event_id for e in store.after("direct_debit", 0)] == ["EV0001"]
+
+
+# A provider without webhooks ---------------------------------------------------------------------
+
+
+def _ledger_without_webhooks(folder: Path, **extra: object) -> Path:
+    raw = yaml.safe_load(LEDGER_YAML.read_text())
+    raw["webhooks"] = {"enabled": False, **extra}
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "ledger.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def test_webhooks_disabled_provider_gets_no_route_sensor_or_events_asset(tmp_path, monkeypatch):
+    """`webhooks: {enabled: false}`: nothing that could only ever wait for a delivery."""
+    from payments_assets.assets.webhook_events import webhook_event_assets
+    from payments_assets.automation.jobs import ingest_jobs
+    from payments_assets.automation.sensors.webhook_events import webhook_events_sensors
+    from payments_assets.automation.sensors.webhooks import webhook_sensors
+    from payments_assets.specs import load_provider, load_providers
+
+    folder = tmp_path / "providers"
+    ledger = load_provider(_ledger_without_webhooks(folder))
+    billing = load_provider(PROVIDERS / "billing.yaml")
+    specs = [billing, ledger]
+    sensors = [
+        *webhook_sensors(specs, ingest_jobs(specs)),
+        *webhook_events_sensors(specs),
+    ]
+    assert sorted(sensor.name for sensor in sensors) == [
+        "billing_webhook_events_sensor",
+        "billing_webhook_sensor",
+    ]
+    keys = {key for asset in webhook_event_assets(specs, "duckdb") for key in asset.keys}
+    assert {key.path[0] for key in keys} == {"billing"}
+
+    monkeypatch.setenv("PAYMENTS_PROVIDERS_DIR", str(folder))
+    assert "ledger" in {spec.name for spec in load_providers()}
+    db = tmp_path / "webhooks.sqlite"
+    with running_receiver(db, {"ledger": STRIPE_SECRET, "billing": "whsec_billing"}) as handle:
+        body = _event("evt_disabled")
+        answer = _post(handle, "ledger", body, SCHEMES["stripe"].headers(STRIPE_SECRET, body))
+        assert answer.status_code == 404, answer.text
+    assert WebhookStore(db).after("ledger", 0) == []
+
+
+def test_webhooks_disabled_provider_cannot_expect_deletes_from_webhooks(tmp_path):
+    from payments_assets.specs import load_provider
+    from payments_assets.specs.loading import ProviderSpecError
+
+    raw = yaml.safe_load((PROVIDERS / "billing.yaml").read_text())
+    raw["webhooks"] = {"enabled": False}
+    path = tmp_path / "billing.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(ProviderSpecError) as error:
+        load_provider(path)
+    message = str(error.value)
+    assert "billing.yaml" in message and "deletes" in message and "webhooks" in message
+    assert "customers.deleted" in message

@@ -112,5 +112,5 @@ def webhook_events_asset(spec: ProviderSpec, destination_kind: str) -> dg.Assets
 def webhook_event_assets(
     specs: Sequence[ProviderSpec], destination_kind: str
 ) -> list[dg.AssetsDefinition]:
-    """One events asset per provider, in the provider's pool."""
-    return [webhook_events_asset(spec, destination_kind) for spec in specs]
+    """One events asset per provider that sends webhooks, in the provider's pool."""
+    return [webhook_events_asset(spec, destination_kind) for spec in specs if spec.webhooks.enabled]

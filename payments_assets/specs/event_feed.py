@@ -69,8 +69,12 @@ SignatureScheme = Literal["payments", "stripe", "gocardless"]
 
 
 class WebhooksSpec(Strict):
-    """`webhooks:` — how the provider signs deliveries (`payments`: the project's own scheme)."""
+    """`webhooks:` — how the provider signs deliveries (`payments`: the project's own scheme),
+    or `enabled: false` for a provider that sends none (or whose endpoint is not set up): it
+    then gets no receiver route, no webhook sensors and no `webhook_events` asset, rather than
+    ones that can never see an event."""
 
+    enabled: bool = True
     signature: SignatureScheme = "payments"
 
 

@@ -171,6 +171,12 @@ class ProviderSpec(Strict):
                 f"{view.name} is windowed (it has an incremental cursor): a window never lists "
                 "every record, so absence from it says nothing; use when, events or webhooks",
             )
+        if deletes.webhooks and not self.webhooks.enabled:
+            raise Located(
+                (*where, "webhooks"),
+                f"{self.name} has `webhooks: {{enabled: false}}`: no delivery can carry "
+                f"{', '.join(deletes.webhooks)}; remove them or enable webhooks",
+            )
         if deletes.events is not None:
             events = views.get(deletes.events.resource)
             if events is None or events is view:

@@ -50,7 +50,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    specs = load_providers()
+    specs = [spec for spec in load_providers() if spec.webhooks.enabled]
     providers = [spec.name for spec in specs]
     schemes = {spec.name: SCHEMES[spec.webhooks.signature] for spec in specs}
     secrets = secrets_from_environ(providers, os.environ)

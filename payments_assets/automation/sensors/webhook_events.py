@@ -50,4 +50,4 @@ def webhook_events_sensor(
 def webhook_events_sensors(
     specs: Sequence[ProviderSpec], automation: AutomationSwitch = ALWAYS_ON
 ) -> list[dg.SensorDefinition]:
-    return [webhook_events_sensor(spec, automation) for spec in specs]
+    return [webhook_events_sensor(spec, automation) for spec in specs if spec.webhooks.enabled]

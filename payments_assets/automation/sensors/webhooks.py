@@ -178,9 +178,10 @@ def webhook_sensors(
     jobs: Mapping[str, ProviderJobs],
     automation: AutomationSwitch = ALWAYS_ON,
 ) -> list[dg.SensorDefinition]:
-    """One sensor per provider with windowed resources (the ones a run can target)."""
+    """One sensor per provider that sends webhooks and has windowed resources (the ones a run
+    can target)."""
     return [
         webhook_sensor(spec, jobs[spec.name].windowed, automation)
         for spec in specs
-        if jobs[spec.name].windowed is not None
+        if spec.webhooks.enabled and jobs[spec.name].windowed is not None
     ]
