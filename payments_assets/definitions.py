@@ -23,6 +23,7 @@ from .automation.sensors.webhooks import webhook_sensors
 from .automation.switch import automation_switch
 from .checks import build_freshness_checks, build_quality_checks, with_freshness_policies
 from .checks.reconciliation import build_reconciliation_checks
+from .distributed import run_executor
 from .resources import build_resources, destination_kind
 from .run_console import run_loggers
 from .specs import load_providers
@@ -65,7 +66,8 @@ defs = dg.Definitions.merge(
             build_automation_sensor(AUTOMATION),
         ],
         resources=build_resources(PROVIDERS),
-        executor=payments_executor,
+        # Celery workers when a broker is set (distributed.py), else the project's own executor
+        executor=run_executor() or payments_executor,
         loggers=run_loggers(),  # the demo's terminal: quiet unless VERBOSE=1
     ),
     dg.load_from_defs_folder(path_within_project=PACKAGE),

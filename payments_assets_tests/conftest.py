@@ -17,6 +17,7 @@ pytest_plugins = [
     "payments_assets_tests.webhook_fixtures",
     "payments_assets_tests.postgres_fixtures",
     "payments_assets_tests.object_store_fixtures",
+    "payments_assets_tests.distributed_fixtures",
     "payments_assets_tests.marts_fixtures",
     "payments_assets_tests.trust_fixtures",
     "payments_assets_tests.reliability_fixtures",
