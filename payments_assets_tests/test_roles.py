@@ -106,11 +106,12 @@ class LedgerRecords:
         response.raise_for_status()
         return response
 
-    def charges(self) -> list[dict[str, Any]]:
+    def listed(self, resource: str) -> list[dict[str, Any]]:
+        """A Stripe list (charges, refunds), walked with `starting_after` until `has_more` ends."""
         rows: list[dict[str, Any]] = []
         params: dict[str, Any] = {"limit": 100}
         while True:
-            body = self._get(f"{self.base}/v1/charges", **params).json()
+            body = self._get(f"{self.base}/v1/{resource}", **params).json()
             rows += body["data"]
             if not body["has_more"]:
                 return rows
@@ -173,7 +174,7 @@ def test_roles_provider_added_from_a_folder_lands_in_every_mart(
     with_ledger: WithLedger, sandbox: Any
 ) -> None:
     ledger = LedgerRecords(sandbox)
-    charges = ledger.charges()
+    charges, refunds = ledger.listed("charges"), ledger.listed("refunds")
     payments = query(
         with_ledger.database,
         "select payment_id, amount, currency, is_collected, customer_key from marts.fct_payments "
@@ -193,13 +194,20 @@ def test_roles_provider_added_from_a_folder_lands_in_every_mart(
         if charge["status"] == "succeeded":
             currency = charge["currency"].upper()
             gross[(_day(charge["created"]), currency)] += major(charge["amount"], currency)
+    refunded = _ledger_refunds_land_one_row_each(with_ledger.database, charges, refunds)
     revenue = query(
         with_ledger.database,
-        "select cast(revenue_date as varchar), currency, gross_amount, net_amount "
-        "from marts.daily_revenue where provider = 'ledger'",
+        "select cast(revenue_date as varchar), currency, gross_amount, refunded_amount, "
+        "net_amount from marts.daily_revenue where provider = 'ledger'",
     )
-    assert {(day, cur): (g, n) for day, cur, g, n in revenue} == {
-        key: (amount, amount) for key, amount in gross.items()
+    zero = Decimal(0)
+    assert {(day, cur): (g, r, n) for day, cur, g, r, n in revenue} == {
+        key: (
+            gross.get(key, zero),
+            refunded.get(key, zero),
+            gross.get(key, zero) - refunded.get(key, zero),
+        )
+        for key in {*gross, *refunded}
     }
 
     disputed: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
@@ -218,20 +226,57 @@ def test_roles_provider_added_from_a_folder_lands_in_every_mart(
         "disputed_amount, fee_amount, net_amount, payout_amount "
         "from marts.daily_overview where provider = 'ledger'",
     )
-    zero = Decimal(0)
     expected = {
         key: (
             gross.get(key, zero),
-            zero,
+            refunded.get(key, zero),
             disputed.get(key, zero),
             zero,
-            gross.get(key, zero) - disputed.get(key, zero),
+            gross.get(key, zero) - refunded.get(key, zero) - disputed.get(key, zero),
             paid_out.get(key, zero),
         )
-        for key in {*gross, *disputed, *paid_out}
+        for key in {*gross, *refunded, *disputed, *paid_out}
     }
     assert {(day, cur): tuple(rest) for day, cur, *rest in overview} == expected
     assert sum(disputed.values()) > 0 and sum(paid_out.values()) > 0
+
+
+def _ledger_refunds_land_one_row_each(
+    database: Path, charges: list[dict[str, Any]], refunds: list[dict[str, Any]]
+) -> dict[tuple[str, str], Decimal]:
+    """fct_refunds holds the sandbox's refund objects, each against its charge, and the refunds
+    of a charge add up to its `amount_refunded`; returns the refunds' sums by refund day."""
+    rows = query(
+        database,
+        "select refund_id, payment_key, amount_minor, currency, status, "
+        "cast(refund_date as varchar) from marts.fct_refunds where provider = 'ledger'",
+    )
+    assert {refund_id: tuple(rest) for refund_id, *rest in rows} == {
+        r["id"]: (
+            f"ledger:{r['charge']}",
+            r["amount"],
+            r["currency"].upper(),
+            "succeeded",
+            _day(r["created"]),
+        )
+        for r in refunds
+    }
+    per_charge: dict[str, int] = defaultdict(int)
+    for payment_key, minor in query(
+        database,
+        "select payment_key, sum(amount_minor) from marts.fct_refunds "
+        "where provider = 'ledger' group by 1",
+    ):
+        per_charge[payment_key.removeprefix("ledger:")] = minor
+    assert {c["id"]: per_charge[c["id"]] for c in charges} == {
+        c["id"]: c["amount_refunded"] for c in charges
+    }
+    assert sum(c["amount_refunded"] > 0 for c in charges) > 10, "the month has refunds"
+    refunded: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for refund in refunds:
+        currency = refund["currency"].upper()
+        refunded[(_day(refund["created"]), currency)] += major(refund["amount"], currency)
+    return refunded
 
 
 def test_roles_added_provider_reaches_the_lineage_checks_and_exports(
@@ -256,6 +301,7 @@ def test_roles_added_provider_reaches_the_lineage_checks_and_exports(
     }
     assert "ledger/charges" in matched["marts/fct_payments"]
     assert "ledger/disputes" in matched["marts/fct_disputes"]
+    assert "ledger/refunds" in matched["marts/fct_refunds"]
     assert all(evaluation.passed for evaluation in evaluations)
 
 

@@ -80,6 +80,9 @@ LEDGER = [
 ]
 LEDGER_EVENTS = _ledger("events", "next_url")
 """Every creation and change of the ledger's charges, disputes and subscriptions: not 200."""
+LEDGER_REFUNDS = _ledger("refunds", "starting_after")
+"""One refund per rise of a charge's `amount_refunded`: not 200."""
+REFUND_FIELDS = {"id", "object", "amount", "currency", "charge", "status", "created", "reason"}
 BALANCE = Endpoint("ledger", "balance", "/ledger/v1/balance", "single_object", None)
 
 LISTS = [
@@ -122,7 +125,7 @@ LISTS = [
 ]
 SHIPPED = [endpoint for endpoint in LISTS if endpoint.provider != "ledger"]
 WINDOWED = [endpoint for endpoint in LISTS if endpoint.window]
-BY_ID = {endpoint.id: endpoint for endpoint in (*LISTS, LEDGER_EVENTS)}
+BY_ID = {endpoint.id: endpoint for endpoint in (*LISTS, LEDGER_EVENTS, LEDGER_REFUNDS)}
 PRIMARY_KEYS = {
     "charges": "charge_id",
     "products": "product_id",
@@ -603,6 +606,83 @@ def test_ledger_changes_after_creation_are_events_carrying_the_whole_object(
     assert (refund["type"], refund["data"]["object"]) == ("charge.refunded", changed)
     created = next(e for e in events if e["data"]["object"]["id"] == charge["id"])
     assert created["data"]["object"]["amount_refunded"] == 0, "older events keep older states"
+
+
+def refunds_by_charge(refunds: list[dict[str, Any]]) -> dict[str, int]:
+    summed: dict[str, int] = {}
+    for refund in refunds:
+        summed[refund["charge"]] = summed.get(refund["charge"], 0) + refund["amount"]
+    return summed
+
+
+def test_ledger_refunds_are_one_object_per_rise_of_amount_refunded(
+    sandbox: SandboxHandle, client: Client
+) -> None:
+    refunds, requests_made = client.walk(LEDGER_REFUNDS, limit=4)
+    charges = {c["id"]: c for c in client.walk(BY_ID["ledger/charges"], limit=100)[0]}
+    assert (len(refunds), requests_made) == (15, 4)
+    assert all(set(r) == REFUND_FIELDS for r in refunds)
+    assert all((r["object"], r["status"]) == ("refund", "succeeded") for r in refunds)
+    assert len({r["id"] for r in refunds}) == 15 and all(r["id"][:3] == "re_" for r in refunds)
+    assert all(r["currency"] == charges[r["charge"]]["currency"] for r in refunds)
+    assert [r["created"] for r in refunds] == sorted(r["created"] for r in refunds)
+    refunded = {cid: c["amount_refunded"] for cid, c in charges.items() if c["amount_refunded"]}
+    assert refunds_by_charge(refunds) == refunded
+    # Each is dated by the `charge.refunded` event of its rise, and named after it.
+    told = {
+        (e["data"]["object"]["id"], e["created"]): e["id"]
+        for e in client.walk(LEDGER_EVENTS, limit=100)[0]
+        if e["type"] == "charge.refunded"
+    }
+    assert {r["id"].removeprefix("re_") for r in refunds} == {
+        told[(r["charge"], r["created"])].removeprefix("evt_") for r in refunds
+    }
+    page = client.page(LEDGER_REFUNDS, limit=5, starting_after=refunds[4]["id"])
+    assert (page["object"], page["url"], page["has_more"]) == ("list", "/v1/refunds", True)
+    assert page["data"] == refunds[5:10]
+    last = client.page(LEDGER_REFUNDS, limit=5, starting_after=refunds[9]["id"])
+    assert (last["data"], last["has_more"]) == (refunds[10:], False)
+    assert client.get(LEDGER_REFUNDS, starting_after="re_999999").status_code == 400
+    assert client.get(LEDGER_REFUNDS, limit=101).status_code == 400
+    wrong_key = {"Authorization": "Bearer sk_test_ledger_wrong"}
+    refused = requests.get(sandbox.base_url + LEDGER_REFUNDS.path, headers=wrong_key, timeout=10)
+    assert refused.json()["error"]["type"] == "authentication_error"
+    low, high = "2026-10-10T00:00:00Z", "2026-10-20T00:00:00Z"
+    window = window_params(LEDGER_REFUNDS, low, high)
+    selected, _ = client.walk(LEDGER_REFUNDS, limit=2, window=window)
+    assert selected == [r for r in refunds if epoch(low) <= r["created"] < epoch(high)]
+    assert 0 < len(selected) < len(refunds)
+
+
+def test_ledger_touch_refunds_a_charge_in_two_refunds_dated_by_the_touches(
+    sandbox_factory: Factory,
+) -> None:
+    sandbox = sandbox_factory()
+    client = Client(sandbox)
+    charges = client.walk(BY_ID["ledger/charges"], limit=100)[0]
+    charge = next(c for c in charges if c["status"] == "succeeded" and not c["amount_refunded"])
+    pending = next(c for c in charges if c["status"] == "pending")
+    before = client.walk(LEDGER_REFUNDS, limit=100)[0]
+    first_at, second_at = "2026-10-20T08:00:00Z", "2026-10-27T16:30:00Z"
+    partly = sandbox.touch("ledger", "charges", charge["id"], updated_at=first_at)
+    whole = sandbox.touch("ledger", "charges", charge["id"], updated_at=second_at)
+    sandbox.touch("ledger", "charges", charge["id"])  # refunded whole: nothing more goes back
+    sandbox.touch("ledger", "charges", pending["id"])  # a pending charge took no money
+    after = client.walk(LEDGER_REFUNDS, limit=3)[0]
+    new = [r for r in after if r not in before]
+    assert [(r["charge"], r["amount"], r["created"]) for r in new] == [
+        (charge["id"], partly["amount_refunded"], epoch(first_at)),
+        (charge["id"], whole["amount"] - partly["amount_refunded"], epoch(second_at)),
+    ]
+    assert 0 < partly["amount_refunded"] < whole["amount_refunded"] == whole["amount"]
+    listed = {c["id"]: c["amount_refunded"] for c in client.walk(BY_ID["ledger/charges"], 100)[0]}
+    assert refunds_by_charge(after) == {cid: amount for cid, amount in listed.items() if amount}
+    late = window_params(LEDGER_REFUNDS, "2026-10-27T16:30:00Z", "2026-10-27T16:30:01Z")
+    assert client.walk(LEDGER_REFUNDS, limit=10, window=late)[0] == new[1:]
+    refused = requests.post(
+        f"{sandbox.base_url}/__records/ledger/refunds/{new[0]['id']}/touch", json={}, timeout=10
+    )
+    assert refused.status_code == 404
 
 
 @pytest.mark.parametrize("endpoint", [*LEDGER, BALANCE], ids=lambda e: e.id)

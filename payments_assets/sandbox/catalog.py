@@ -61,6 +61,9 @@ class Resource:
     """Stripe-shaped state changes: a list filters on creation only, and the record's later
     changes (a refund, a cancellation, a dispute's status) are told by events of these types —
     (on creation, on each change; `{status}` reads the status) — each carrying the whole object."""
+    refunds_of: str | None = None
+    """Stripe's refunds list: the records are not generated but derived from the event log,
+    one per rise of `amount_refunded` of this resource's records (the ledger's `charges`)."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -291,6 +294,10 @@ RESOURCES: tuple[Resource, ...] = (
         events=("customer.subscription.created", "customer.subscription.updated"),
     ),
     _ledger("invoices", Paging.STARTING_AFTER, "in_", ("draft", "open", "paid", "void"), 10),
+    replace(
+        _ledger("refunds", Paging.STARTING_AFTER, "re_", ("succeeded",), 10),
+        refunds_of="charges",
+    ),
     _ledger(
         "payment_intents",
         Paging.STARTING_AFTER,

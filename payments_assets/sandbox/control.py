@@ -60,7 +60,8 @@ def control_routes(state: SandboxState) -> list[Route]:
         account = int(request.query_params.get("account", "1"))
         dataset = state.accounts.get(account, {}).get((provider, name))
         index = resource.index_of(record_id) if resource else None
-        if dataset is None or index is None or index >= dataset.count or resource.event_log:
+        derived = resource is not None and (resource.event_log or resource.refunds_of)
+        if dataset is None or index is None or index >= dataset.count or derived:
             return _problem(404, "not_found", f"no record {provider}/{name}/{record_id}")
         if dataset.is_deleted(index):
             return _problem(409, "deleted", f"{provider}/{name}/{record_id} is deleted")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from itertools import islice
 
 from payments_assets.sandbox.catalog import DELETION_MARKS, Resource
-from payments_assets.sandbox.records import Record, build_record
+from payments_assets.sandbox.records import Record, build_record, ledger_refund
 from payments_assets.sandbox.timeline import Timeline, to_iso
 
 Window = tuple[float | None, float | None]
@@ -48,6 +48,10 @@ class Dataset:
         self._marked: set[int] = set()  # deleted records still listed, marked as such
         self._offsets: OrderedDict[Window, dict[int, int]] = OrderedDict()
         self._totals: dict[Window, int] = {}
+
+    def index_of(self, record_id: str) -> int | None:
+        """Where the record with this id is in the list (None: no such record's id)."""
+        return self.resource.index_of(record_id)
 
     def touched(self) -> list[int]:
         """Indexes of records moved by a touch, ascending."""
@@ -193,10 +197,10 @@ class Selection:
 
 
 class _EventTimeline:
-    """The timeline of an event log: its events are kept in time order, so a window is the
-    range of events between two bisections."""
+    """The timeline of a log: its entries are kept in time order, so a window is the range of
+    entries between two bisections."""
 
-    def __init__(self, log: "EventLog") -> None:
+    def __init__(self, log: "_Log") -> None:
         self.log = log
 
     def candidates(self, low: float | None, high: float | None) -> range:
@@ -223,7 +227,43 @@ class _Event:
     changes: int = -1
 
 
-class EventLog(Dataset):
+class _Log(Dataset):
+    """A dataset of things that happened, kept in time order (`times`) and worked out on first
+    use (`_ensure`): windows bisect the times, pages walk the positions."""
+
+    def __init__(self, resource: Resource, start: int, end: int, seed: int) -> None:
+        self._times: list[int] = []
+        super().__init__(resource, 0, start, end, seed)
+        self.timeline = _EventTimeline(self)  # type: ignore[assignment]
+
+    def _ensure(self) -> None:
+        """Work the entries out (or again, after a change), then `_refresh`."""
+
+    @property  # type: ignore[override]
+    def count(self) -> int:
+        self._ensure()
+        return self._count
+
+    @count.setter
+    def count(self, value: int) -> None:
+        self._count = value
+
+    @property
+    def times(self) -> list[int]:
+        self._ensure()
+        return self._times
+
+    def updated(self, index: int) -> int:
+        return self.times[index]
+
+    def _refresh(self, times: list[int]) -> None:
+        self._times = times
+        self.count = len(times)
+        self._offsets.clear()
+        self._totals.clear()
+
+
+class EventLog(_Log):
     """A provider's events resource: `<resource>.updated` for every record its history updated
     after creation, then one event per touch and per deletion through the control API.
 
@@ -235,14 +275,18 @@ class EventLog(Dataset):
         self._history: list[Dataset] = []
         self._sources: dict[str, Dataset] = {}
         self._events: list[_Event] = []
-        self._times: list[int] = []
-        super().__init__(resource, 0, start, end, seed)
-        self.timeline = _EventTimeline(self)  # type: ignore[assignment]
+        super().__init__(resource, start, end, seed)
 
     def log_history(self, datasets: list[Dataset]) -> None:
         """The updates `datasets`' records went through before the sandbox started; listed
         from the first request on (worked out then: a big sandbox starts as fast as ever)."""
         self._history = datasets
+
+    @property
+    def events(self) -> list["_Event"]:
+        """Every logged event, in time order."""
+        self._ensure()
+        return self._events
 
     def _ensure(self) -> None:
         if not self._history:
@@ -278,21 +322,7 @@ class EventLog(Dataset):
             )
             for number, (at, kind, resource, i, changes) in enumerate(found, start=1)
         ]
-        self._refresh()
-
-    @property  # type: ignore[override]
-    def count(self) -> int:
-        self._ensure()
-        return self._count
-
-    @count.setter
-    def count(self, value: int) -> None:
-        self._count = value
-
-    @property
-    def times(self) -> list[int]:
-        self._ensure()
-        return self._times
+        self._refresh([event.at for event in self._events])
 
     def record(self, index: int, as_of: tuple[int, int] | None = None) -> Record:
         self._ensure()
@@ -312,10 +342,6 @@ class EventLog(Dataset):
                 }
             },
         }
-
-    def updated(self, index: int) -> int:
-        self._ensure()
-        return self._events[index].at
 
     def _stripe_event(self, event: _Event) -> Record:
         """A Stripe event: its type, epoch `created`, and the object's whole state then."""
@@ -347,11 +373,79 @@ class EventLog(Dataset):
         number = len(self._events) + 1
         event = _Event(at, number, kind, record_id_field, record_id, resource, changes)
         bisect.insort(self._events, event)
-        self._refresh()
+        self._refresh([event.at for event in self._events])
         return self.record(self._events.index(event))
 
-    def _refresh(self) -> None:
-        self._times = [event.at for event in self._events]
-        self.count = len(self._events)
-        self._offsets.clear()
-        self._totals.clear()
+
+@dataclass(frozen=True)
+class _Refund:
+    """One rise of a record's `amount_refunded`: when, the event that told it (its number gives
+    the refund's id), which record and by how much."""
+
+    at: int
+    number: int
+    index: int
+    changes: int
+    amount: int
+
+
+class RefundLog(_Log):
+    """Stripe's refunds list, derived from the event log: one refund per change event of the
+    `refunds_of` resource (the ledger's charges) that raised `amount_refunded`, for that rise,
+    dated by the event. The refunds of a charge so add up to its current `amount_refunded`,
+    whatever touches did; ids follow the events' numbers, so a later touch moves none."""
+
+    def __init__(self, resource: Resource, start: int, end: int, seed: int) -> None:
+        self._log: EventLog | None = None
+        self._source: Dataset | None = None
+        self._seen = 0  # how many events the refunds were derived from
+        self._refunds: list[_Refund] = []
+        self._positions: dict[int, int] = {}  # event number → position in the list
+        self._rises: dict[tuple[int, int], int] = {}  # (record, changes) → the rise then
+        super().__init__(resource, start, end, seed)
+
+    def derive_from(self, log: EventLog, source: Dataset) -> None:
+        """Read the refunds off `log`'s change events of `source`'s records."""
+        self._log, self._source = log, source
+
+    def _ensure(self) -> None:
+        log, source = self._log, self._source
+        if log is None or source is None or log.count == self._seen:
+            return
+        self._seen = log.count
+        self._refunds = []
+        for event in log.events:  # in time order, so the refunds are too
+            if event.resource != source.resource.name or event.changes < 1:
+                continue  # a creation, a deletion, or another resource's event
+            index = source.index_of(event.record_id)
+            assert index is not None, event
+            rise = self._rise(source, index, event.changes)
+            if rise > 0:  # a pending or failed charge, or one refunded whole, changes by 0
+                self._refunds.append(_Refund(event.at, event.number, index, event.changes, rise))
+        self._positions = {refund.number: i for i, refund in enumerate(self._refunds)}
+        self._refresh([refund.at for refund in self._refunds])
+
+    def _rise(self, source: Dataset, index: int, changes: int) -> int:
+        """How much the record's `changes`-th change raised its `amount_refunded`."""
+        key = (index, changes)
+        if key not in self._rises:
+            now, before = (  # the amount depends on the number of changes, not their time
+                source.record(index, as_of=(n, 0))["amount_refunded"]
+                for n in (changes, changes - 1)
+            )
+            self._rises[key] = now - before
+        return self._rises[key]
+
+    def index_of(self, record_id: str) -> int | None:
+        position = self.resource.index_of(record_id)  # `re_000042` → 41: event number 42
+        self._ensure()
+        return None if position is None else self._positions.get(position + 1)
+
+    def record(self, index: int, as_of: tuple[int, int] | None = None) -> Record:
+        self._ensure()
+        refund = self._refunds[index]
+        assert self._source is not None
+        charge = self._source.record(refund.index, as_of=(refund.changes, refund.at))
+        return ledger_refund(
+            self.resource, self.seed, refund.number, charge, refund.amount, refund.at
+        )

@@ -206,7 +206,7 @@ def _last_id_page(
     position = 0
     after = params.get("starting_after") or None
     if after is not None:
-        index = resource.index_of(after)
+        index = dataset.index_of(after)
         if index is None or index >= dataset.count:
             noun = resource.name.removesuffix("s")
             raise _invalid(resource, f"starting_after: No such {noun}: {after[:40]!r}")

@@ -375,6 +375,27 @@ def _ledger_charge(r: Resource, d: Draw) -> Record:
     return charge
 
 
+REFUND_REASONS: tuple[str | None, ...] = (None, "requested_by_customer", "duplicate", "fraudulent")
+
+
+def ledger_refund(
+    resource: Resource, seed: int, number: int, charge: Record, amount: int, created: int
+) -> Record:
+    """Stripe's refund object for a rise of `amount_refunded` of `charge` by `amount`, made at
+    `created`; `number` (the event that told the rise) gives its id and its own stream."""
+    rng = RecordRandom(_stream_base(seed, resource.provider, resource.name) + number)
+    return {
+        "id": resource.record_id(number - 1),
+        "object": "refund",
+        "amount": amount,
+        "currency": charge["currency"],
+        "charge": charge["id"],
+        "status": "succeeded",
+        "reason": rng.choice(REFUND_REASONS),
+        "created": created,
+    }
+
+
 def _ledger_subscription(r: Resource, d: Draw) -> Record:
     currency = d.rng.choice(LEDGER_CURRENCIES)
     canceled = d.touches > 0

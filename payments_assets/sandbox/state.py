@@ -6,8 +6,8 @@ process (as in-process tests may create) never share state.
 """
 
 from payments_assets.sandbox.auth import TokenIssuer
-from payments_assets.sandbox.catalog import PROVIDERS, RESOURCES
-from payments_assets.sandbox.dataset import Dataset, EventLog
+from payments_assets.sandbox.catalog import EVENT_LOGS, PROVIDERS, RESOURCES, Resource
+from payments_assets.sandbox.dataset import Dataset, EventLog, RefundLog
 from payments_assets.sandbox.faults import FaultBook, RandomFailures
 from payments_assets.sandbox.options import SandboxOptions
 from payments_assets.sandbox.stats import Stats
@@ -26,12 +26,8 @@ class SandboxState:
         # accounts, as they do at real providers.
         self.accounts = {
             number: {
-                resource.key: (EventLog if resource.event_log else Dataset)(
-                    resource,
-                    *(() if resource.event_log else (options.records,)),
-                    options.start_epoch,
-                    options.end_epoch,
-                    options.seed + ACCOUNT_SEED_STEP * (number - 1),
+                resource.key: _dataset(
+                    resource, options, options.seed + ACCOUNT_SEED_STEP * (number - 1)
                 )
                 for resource in RESOURCES
             }
@@ -44,9 +40,16 @@ class SandboxState:
                         [
                             data
                             for data in datasets.values()
-                            if data.resource.provider == log.resource.provider and data is not log
+                            if data.resource.provider == log.resource.provider
+                            and type(data) is Dataset  # generated records, not a log
                         ]
                     )
+            for refunds in datasets.values():  # a refunds list reads the events resource
+                if isinstance(refunds, RefundLog) and refunds.resource.refunds_of:
+                    provider = refunds.resource.provider
+                    events = datasets[EVENT_LOGS[provider].key]
+                    assert isinstance(events, EventLog)
+                    refunds.derive_from(events, datasets[(provider, refunds.resource.refunds_of)])
         self.datasets = self.accounts[1]
         self.tokens = TokenIssuer(options.token_ttl)
         self.faults = FaultBook()
@@ -68,3 +71,13 @@ class SandboxState:
             if options.webhook_url
             else None
         )
+
+
+def _dataset(resource: Resource, options: SandboxOptions, seed: int) -> Dataset:
+    """A resource's records: generated, or (events, refunds) logged as things happen."""
+    start, end = options.start_epoch, options.end_epoch
+    if resource.event_log:
+        return EventLog(resource, start, end, seed)
+    if resource.refunds_of:
+        return RefundLog(resource, start, end, seed)
+    return Dataset(resource, options.records, start, end, seed)
