@@ -57,6 +57,7 @@ def ledger_spec(
     raw = yaml.safe_load(LEDGER_YAML.read_text())
     if edit is not None:
         edit(raw)
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "ledger.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return load_provider(path)

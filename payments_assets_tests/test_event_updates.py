@@ -16,7 +16,6 @@ from typing import Any
 import dagster as dg
 import pytest
 import requests
-import yaml
 
 from payments_assets.assets.event_updates import VERSIONS
 from payments_assets.assets.staging import staging_assets
@@ -26,25 +25,15 @@ from payments_assets.card_numbers import mask_text
 from payments_assets.resources import Warehouse, WebhookEventStore
 from payments_assets.sandbox.credentials import WEBHOOK_SECRETS
 from payments_assets.sources.event_updates import EventStates
-from payments_assets.specs import ProviderSpec, ProviderSpecError, load_provider
+from payments_assets.specs import ProviderSpecError
 from payments_assets.webhooks.process import running_receiver
 from payments_assets.webhooks.store import WebhookStore
 
+from .source_fixtures import ledger_spec
 from .warehouse_fixtures import Loader, point_env_at, query
 
-LEDGER_YAML = Path(__file__).parents[1] / "docs" / "providers" / "ledger.yaml"
 SMALL = {"records": 150, "days": 10}
 FIRST, LAST_CREATED, CHANGE_DAY = "2026-10-01", "2026-10-05", "2026-10-08"
-
-
-def ledger_spec(folder: Path, edit: Any = None) -> ProviderSpec:
-    """The documented ledger YAML (edited for a test), as a provider folder holds it."""
-    raw = yaml.safe_load(LEDGER_YAML.read_text())
-    if edit is not None:
-        edit(raw)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "ledger.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
-    return load_provider(folder / "ledger.yaml")
 
 
 def api_list(sandbox: Any, resource: str, **params: Any) -> list[dict[str, Any]]:

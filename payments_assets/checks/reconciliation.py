@@ -81,7 +81,7 @@ def one_row_per_grain(session: WarehouseSession, mart: Mart) -> dg.AssetCheckRes
 
 
 def build_reconciliation_checks(
-    marts: Sequence[Mart], pool: str | None = None
+    marts: Sequence[Mart],
 ) -> list[dg.AssetChecksDefinition]:
     """Both checks on every mart (staging only on those built from roles), in one op."""
     specs = [
@@ -109,7 +109,6 @@ def build_reconciliation_checks(
         specs=specs,
         can_subset=True,
         required_resource_keys={"warehouse"},
-        pool=pool,
         description="Marts against staging and against their own grain.",
     )
     def reconciliation(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
