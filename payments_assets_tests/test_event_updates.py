@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from payments_assets.assets.event_updates import VERSIONS
+from payments_assets.assets.marts import mart_assets, marts_for
 from payments_assets.assets.staging import staging_assets
 from payments_assets.automation.jobs import provider_jobs
 from payments_assets.automation.sensors.webhooks import webhook_sensor
@@ -30,6 +31,7 @@ from payments_assets.webhooks.process import running_receiver
 from payments_assets.webhooks.store import WebhookStore
 
 from .source_fixtures import ledger_spec
+from .test_marts import major
 from .warehouse_fixtures import Loader, point_env_at, query
 
 SMALL = {"records": 150, "days": 10}
@@ -94,6 +96,10 @@ class Ledger:
 
     def refund(self, charge: str, at: str) -> dict[str, Any]:
         return self.sandbox.touch("ledger", "charges", charge, updated_at=at)
+
+
+def _day(epoch_seconds: int) -> str:
+    return datetime.fromtimestamp(epoch_seconds, tz=timezone.utc).date().isoformat()
 
 
 def _ts(iso: str) -> int:
@@ -187,6 +193,55 @@ def test_event_updates_keep_the_newest_state_whatever_order_windows_run_in(ledge
         ledger.database, f"select count(distinct (resource, record_id)) from ledger.{VERSIONS}"
     )
     assert versions == distinct, "one version per record"
+
+
+@pytest.mark.timeout(240)
+def test_refunds_made_after_creation_count_on_their_own_days_in_the_marts(ledger):
+    """A charge refunded in part on one day and in full on another: two refund objects, each
+    loaded by its own day's window, each subtracted from that day's revenue."""
+    ledger.load(FIRST, LAST_CREATED)
+    charge = ledger.succeeded_charges()[0]
+    ledger.refund(charge, epoch("2026-10-06"))
+    ledger.refund(charge, epoch(CHANGE_DAY))
+    ledger.load("2026-10-06", CHANGE_DAY)
+
+    marts = ["fct_payments", "fct_refunds", "daily_revenue"]
+    built = dg.materialize(
+        [
+            *staging_assets(ledger.loader.specs, "duckdb"),
+            *mart_assets("duckdb", marts_for(ledger.loader.specs)),
+        ],
+        selection=[
+            *(dg.AssetKey(["staging", f"ledger__{name}"]) for name in ("charges", "refunds")),
+            *(dg.AssetKey(["marts", name]) for name in marts),
+        ],
+        resources={"warehouse": Warehouse(duckdb_path=str(ledger.database))},
+        instance=ledger.loader.instance,
+    )
+    assert built.success
+    loaded_until = _ts("2026-10-09T00:00:00Z")  # the windows run: the 1st to the 8th
+    refunds = [r for r in api_list(ledger.sandbox, "refunds") if r["created"] < loaded_until]
+    [amount] = [c["amount"] for c in api_list(ledger.sandbox, "charges") if c["id"] == charge]
+    mine = [(_day(r["created"]), r["amount"]) for r in refunds if r["charge"] == charge]
+    assert [day for day, _ in mine] == ["2026-10-06", CHANGE_DAY]
+    assert sum(minor for _, minor in mine) == amount
+    rows = query(
+        ledger.database,
+        "select refund_id, cast(refund_date as varchar), amount_minor from marts.fct_refunds",
+    )
+    assert sorted(rows) == sorted((r["id"], _day(r["created"]), r["amount"]) for r in refunds)
+    by_day: dict[tuple[str, str], int] = {}
+    for r in refunds:
+        key = (_day(r["created"]), r["currency"].upper())
+        by_day[key] = by_day.get(key, 0) + r["amount"]
+    revenue = query(
+        ledger.database,
+        "select cast(revenue_date as varchar), currency, refunded_amount, "
+        "gross_amount - refunded_amount = net_amount from marts.daily_revenue",
+    )
+    refunded = {(day, cur): back for day, cur, back, _ in revenue if back}
+    assert {key: major(minor, key[1]) for key, minor in by_day.items()} == refunded
+    assert all(balanced for *_, balanced in revenue)
 
 
 @pytest.mark.timeout(120)
