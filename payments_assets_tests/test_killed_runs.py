@@ -375,3 +375,76 @@ def test_on_duckdb_no_step_waits_on_a_pool_and_on_postgres_each_provider_has_its
     on_postgres = {asset.op.pool for asset in ingest_assets(specs, "postgres")}
     assert on_duckdb == [None] * len(on_duckdb)
     assert on_postgres == {f"{spec.name}_api" for spec in specs}
+
+
+# Run monitoring: a killed run gives back its place in the run queue ----------------------------
+
+
+@pytest.fixture
+def project_instance(tmp_path: Path) -> Iterator[dg.DagsterInstance]:
+    """An instance from the project's own dagster.yaml (its run launcher and monitoring)."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((Path(__file__).parents[1] / "dagster.yaml").read_text())
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        yield instance
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    child.kill()
+    child.wait()
+    return child.pid
+
+
+def test_killed_run_is_failed_by_run_monitoring_and_frees_its_queue_place(project_instance):
+    """A STARTED run whose process is gone (what SIGKILL leaves) is failed by the monitoring
+    daemon's check, so it no longer counts against `max_concurrent_runs`; a live run, a run on
+    another host and a run that has not tagged its process yet are left alone."""
+    import logging
+
+    from dagster._core.launcher.base import WorkerStatus
+    from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES, RunsFilter
+    from dagster._core.test_utils import create_run_for_test
+    from dagster._daemon.monitoring.run_monitoring import monitor_started_run
+
+    from payments_assets.automation.executor import HOST_TAG, PID_TAG
+    from payments_assets.automation.run_launcher import LocalRunLauncher
+
+    instance = project_instance
+    assert isinstance(instance.run_launcher, LocalRunLauncher)
+    assert instance.run_monitoring_enabled
+    here, dead = socket.gethostname(), _dead_pid()
+    tags = {
+        "killed": {PID_TAG: str(dead), HOST_TAG: here},
+        "alive": {PID_TAG: str(os.getpid()), HOST_TAG: here},
+        "elsewhere": {PID_TAG: str(dead), HOST_TAG: here + "-other"},
+        "untagged": {},
+    }
+    runs = {
+        name: create_run_for_test(instance, status=dg.DagsterRunStatus.STARTED, tags=run_tags)
+        for name, run_tags in tags.items()
+    }
+    in_progress = RunsFilter(statuses=IN_PROGRESS_RUN_STATUSES)
+    assert instance.get_runs_count(in_progress) == 4
+    health = {
+        name: instance.run_launcher.check_run_worker_health(run) for name, run in runs.items()
+    }
+    assert health["killed"].status == WorkerStatus.FAILED
+    assert {health[name].status for name in ("alive", "elsewhere", "untagged")} == {
+        WorkerStatus.RUNNING
+    }
+
+    for run in runs.values():
+        record = instance.get_run_record_by_id(run.run_id)
+        monitor_started_run(instance, None, record, logging.getLogger("monitoring"))
+    statuses = {name: instance.get_run_by_id(run.run_id).status for name, run in runs.items()}
+    assert statuses == {
+        "killed": dg.DagsterRunStatus.FAILURE,
+        "alive": dg.DagsterRunStatus.STARTED,
+        "elsewhere": dg.DagsterRunStatus.STARTED,
+        "untagged": dg.DagsterRunStatus.STARTED,
+    }
+    assert instance.get_runs_count(in_progress) == 3
+    [failure] = instance.all_logs(runs["killed"].run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+    assert f"({dead} on {here}) is gone" in failure.message
