@@ -140,6 +140,27 @@ def test_malformed_responses_fail_the_run_with_provider_resource_and_path(
     assert "api_key" not in message
 
 
+def test_missing_secret_variable_fails_the_run_naming_file_key_and_variable(
+    loader, monkeypatch, sandbox
+):
+    """Unset when definitions load (a second terminal, CI): the run fails before any request
+    with the provider file, the YAML key and the variable, not a Dagster config traceback."""
+    monkeypatch.delenv("PAYMENTS_BILLING_API_KEY")
+    before = sandbox.stats()["requests"]
+    result = loader.partition("2026-10-05", providers=["billing"], raise_on_error=False)
+    assert not result.success
+    message = failure_message(result)
+    assert (
+        "billing: PAYMENTS_BILLING_API_KEY is not set in this environment "
+        "(payments_assets/providers/billing.yaml: client.auth.api_key names "
+        "PAYMENTS_BILLING_API_KEY)"
+    ) in message
+    assert "DagsterInvalidConfigError" not in message
+    after = sandbox.stats()["requests"]
+    billing = {path: n for path, n in after.items() if path.startswith("/billing")}
+    assert billing == {path: n for path, n in before.items() if path.startswith("/billing")}
+
+
 def test_wrong_credentials_fail_with_a_clear_message(loader, monkeypatch):
     monkeypatch.setenv("PAYMENTS_DIRECT_DEBIT_ACCESS_TOKEN", "dd_wrong_token_0000")
     result = loader.partition("2026-10-05", providers=["direct_debit"], raise_on_error=False)

@@ -102,10 +102,12 @@ def parse_provider(text: str, file: str, name: str) -> ProviderSpec:
             file, "name", f"'{raw['name']}' differs from the file name '{name}'"
         )
     try:
-        return ProviderSpec.model_validate({**raw, "name": name})
+        spec = ProviderSpec.model_validate({**raw, "name": name})
     except ValidationError as exc:
         key, problem = _errors(exc, raw)[0]
         raise ProviderSpecError(file, key, problem) from None
+    spec._file = file
+    return spec
 
 
 def load_provider(path: Path) -> ProviderSpec:

@@ -51,6 +51,7 @@ class ProviderSpec(Strict):
     webhooks: WebhooksSpec = Field(default_factory=WebhooksSpec)
 
     _views: tuple[ResourceView, ...] = PrivateAttr(default=())
+    _file: str = PrivateAttr(default="")
     _provider_name = field_validator("name")(classmethod(lambda cls, value: snake_name(value)))
 
     # Resources ---------------------------------------------------------------------------------
@@ -121,6 +122,18 @@ class ProviderSpec(Strict):
     @property
     def retry_policy(self) -> ErrorHandler:
         return self.error_handler or self.resource_defaults.endpoint.error_handler or ErrorHandler()
+
+    @property
+    def file(self) -> str:
+        """The YAML file the provider was read from (as errors name it; empty if built in code)."""
+        return self._file or f"{self.name}.yaml"
+
+    def secret_key(self, field: str, account: str = DEFAULT_ACCOUNT) -> str:
+        """Where in the YAML a secret's variable is named: `client.auth.api_key`, or an
+        account's `accounts[eu].credentials.api_key`."""
+        if self.account(account) is not None:
+            return f"accounts[{account}].credentials.{field}"
+        return f"client.auth.{field}"
 
     @property
     def secret_fields(self) -> tuple[str, ...]:
