@@ -38,6 +38,15 @@ def staging_key(view: ResourceView) -> dg.AssetKey:
     return dg.AssetKey([STAGING, staging_table(view)])
 
 
+def staged_list_table(view: ResourceView, nested: str) -> str:
+    """The staging table of the items of a nested list a role reads (`billing__invoices__lines`)."""
+    return f"{staging_table(view)}__{nested}"
+
+
+def staged_list_key(view: ResourceView, nested: str) -> dg.AssetKey:
+    return dg.AssetKey([STAGING, staged_list_table(view, nested)])
+
+
 def mart_key(name: str) -> dg.AssetKey:
     return dg.AssetKey([MARTS, name])
 

@@ -46,6 +46,8 @@ MART_INPUTS = {
     },
     "payouts_reconciliation": {"marts/fct_payouts", "marts/fct_payments"},
     "fct_deletions": {"staging/deleted_records"},
+    "fct_invoices": {"staging/billing__invoices"},
+    "fct_invoice_lines": {"staging/billing__invoices__lines"},  # the lines inside each invoice
 }
 
 
@@ -82,6 +84,7 @@ def test_marts_read_staging_and_exports_read_marts(nodes: dict[str, AssetNode]) 
         assert export.group == "exports" and export.kinds == {"csv", "parquet"}
         assert f"{mart.name}.csv" in export.description
     assert {node.group for node in nodes.values()} >= {"staging", "marts", "exports"}
+    assert nodes["staging/billing__invoices__lines"].deps == {nodes["billing/invoices"].key}
 
 
 def test_a_charge_can_be_traced_from_the_api_to_the_export(nodes: dict[str, AssetNode]) -> None:

@@ -79,6 +79,18 @@ def test_roles_unknown_field_or_misused_unit_fails_naming_the_key() -> None:
         parse_provider(unit_on_text, file="commerce.yaml", name="commerce")
 
 
+def test_roles_invoice_lines_take_their_invoice_from_the_record_they_are_listed_in() -> None:
+    text = (PROVIDERS_DIR / "billing.yaml").read_text()
+    line_role = "invoice_lines: {list: lines, amount: amount"
+    assert line_role in text
+    mapped = text.replace(line_role, line_role.replace("lines,", "lines, invoice: invoice,"))
+    with pytest.raises(ProviderSpecError, match=r"roles\.invoice_lines\.invoice: a line's invoice"):
+        parse_provider(mapped, file="billing.yaml", name="billing")
+    listed = text.replace("invoices: {id: id,", "invoices: {list: lines, id: id,")
+    with pytest.raises(ProviderSpecError, match=r"roles\.invoices\.list: only invoice_lines"):
+        parse_provider(listed, file="billing.yaml", name="billing")
+
+
 def test_roles_every_shipped_provider_declares_its_money() -> None:
     roles = {
         (spec.name, view.name): set(view.roles)
@@ -517,3 +529,66 @@ def test_reconciliation_fails_on_a_mart_that_lost_a_row_or_fanned_out(
     assert not changed.passed and "commerce/charges" in (changed.description or "")
     assert not fanned.passed and fanned.description.startswith("1 overview_date")
     assert intact.passed
+
+
+# Invoices and their lines --------------------------------------------------------------------
+
+
+def _invoice_lines_by_invoice(database: Path, provider: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Invoice id → its lines in fct_invoice_lines (line id, minor units, currency), by key."""
+    rows = query(
+        database,
+        "select invoice_id, line_id, amount_minor, currency from marts.fct_invoice_lines "
+        f"where provider = '{provider}' order by invoice_id, line_key",
+    )
+    lines: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for invoice_id, *line in rows:
+        lines[invoice_id].append(tuple(line))
+    return lines
+
+
+def test_roles_invoice_lines_add_up_to_every_invoice_the_api_totals(
+    with_ledger: WithLedger, sandbox: Any, records: SandboxRecords
+) -> None:
+    """Every ledger invoice (0, 1, 10, 11, 3, 100, 101 and 250 lines, only the first 10 embedded)
+    and every billing invoice: its lines in fct_invoice_lines, each with the invoice's id from
+    the invoice, add up to the amount_due the API states, and fct_invoices holds that amount."""
+    invoices = LedgerRecords(sandbox).listed("invoices")
+    lines = _invoice_lines_by_invoice(with_ledger.database, "ledger")
+    sizes: dict[int, int] = defaultdict(int)
+    for invoice in invoices:
+        mine = lines.get(invoice["id"], [])
+        assert len(mine) == invoice["lines"]["total_count"], invoice["id"]
+        assert sum(minor for _, minor, _ in mine) == invoice["amount_due"], invoice["id"]
+        assert {currency for *_, currency in mine} <= {invoice["currency"].upper()}
+        embedded = {line["id"]: line["amount"] for line in invoice["lines"]["data"]}
+        assert {i: m for i, m, _ in mine if i in embedded} == embedded
+        sizes[len(mine)] += 1
+    assert sizes == {0: 25, 1: 25, 10: 25, 11: 25, 3: 25, 100: 25, 101: 25, 250: 25}
+    assert set(lines) <= {invoice["id"] for invoice in invoices}
+
+    billed = records("billing/invoices")
+    lines = _invoice_lines_by_invoice(with_ledger.database, "billing")
+    assert {
+        invoice["id"]: [
+            (f"{invoice['id']}:{position}", line["amount"], invoice["currency"])
+            for position, line in enumerate(invoice["lines"])
+        ]
+        for invoice in billed
+    } == lines
+    assert all(sum(line["amount"] for line in i["lines"]) == i["amount_due"] for i in billed)
+
+    totals = query(
+        with_ledger.database,
+        "select provider, invoice_id, amount_minor, currency, status from marts.fct_invoices",
+    )
+    common = {"paid": "succeeded", "void": "canceled", "uncollectible": "failed"}
+    assert {(p, i): rest for p, i, *rest in totals} == {
+        (provider, invoice["id"]): [
+            invoice["amount_due"],
+            invoice["currency"].upper(),
+            common.get(invoice["status"], "pending"),
+        ]
+        for provider, listed in (("ledger", invoices), ("billing", billed))
+        for invoice in listed
+    }

@@ -25,7 +25,7 @@ class Column:
     read: Callable[[Feed], str]
 
 
-def _common(key: str, id_: str) -> list[Column]:
+def common_columns(key: str, id_: str) -> list[Column]:
     return [
         Column("account", TEXT, lambda feed: '"account"'),
         Column(key, TEXT, lambda feed: feed.key("id")),
@@ -45,7 +45,7 @@ def _money(amount: str = "amount") -> list[Column]:
     ]
 
 
-def _generated(
+def generated(
     specs: Sequence[ProviderSpec],
     role: str,
     columns: Sequence[Column],
@@ -62,13 +62,13 @@ def _generated(
     return Mart(sql=outer(inner), reads=reads, feeds=tuple(feeds), **mart)  # type: ignore[arg-type]
 
 
-def _listed(*names: str) -> str:
+def listed(*names: str) -> str:
     return ", ".join(quote(name) for name in names)
 
 
 def fct_payments(specs: Sequence[ProviderSpec]) -> Mart:
     columns = [
-        *_common("payment_key", "payment_id"),
+        *common_columns("payment_key", "payment_id"),
         Column("customer_key", TEXT, lambda feed: feed.key("customer")),
         Column("payout_id", TEXT, lambda feed: feed.text("payout")),
         Column("payment_method", TEXT, lambda feed: feed.text("method")),
@@ -78,13 +78,13 @@ def fct_payments(specs: Sequence[ProviderSpec]) -> Mart:
         Column("fee_amount", AMOUNT_TYPE, lambda feed: feed.amount("fee")),
     ]
     collected = ", ".join(literal(status) for status in COLLECTED)
-    return _generated(
+    return generated(
         specs,
         "payments",
         columns,
         lambda inner: (
             f"""
-SELECT {_listed(*(c.name for c in columns[:13]))},
+SELECT {listed(*(c.name for c in columns[:13]))},
   "status" IN ({collected}) AS "is_collected",
   "occurred_at", "updated_at", {day_sql('"occurred_at"')} AS "payment_date", "fee_amount"
 FROM (
@@ -110,19 +110,19 @@ def _money_event(
 ) -> Mart:
     """Refunds and disputes: money going back against a payment, dated by its own time."""
     columns = [
-        *_common(f"{noun}_key", f"{noun}_id"),
+        *common_columns(f"{noun}_key", f"{noun}_id"),
         Column("payment_key", TEXT, lambda feed: feed.key("payment")),
         Column("reason", TEXT, lambda feed: feed.text("reason")),
         *_money(),
         Column(f"{verb}_at", TIME, lambda feed: feed.time("occurred_at")),
     ]
-    return _generated(
+    return generated(
         specs,
         role,
         columns,
         lambda inner: (
             f"""
-SELECT {_listed(*(c.name for c in columns))},
+SELECT {listed(*(c.name for c in columns))},
   {day_sql(quote(verb + "_at"))} AS {quote(noun + "_date")}
 FROM (
 {inner}
@@ -164,20 +164,20 @@ def fct_disputes(specs: Sequence[ProviderSpec]) -> Mart:
 
 def fct_payouts(specs: Sequence[ProviderSpec]) -> Mart:
     columns = [
-        *_common("payout_key", "payout_id"),
+        *common_columns("payout_key", "payout_id"),
         Column("reference", TEXT, lambda feed: feed.text("reference")),
         *_money(),
         Column("fee_amount", AMOUNT_TYPE, lambda feed: feed.amount("fee")),
         Column("created_at", TIME, lambda feed: feed.time("occurred_at")),
         Column("arrival_date", "DATE", lambda feed: f"CAST({feed.time('arrival_date')} AS DATE)"),
     ]
-    return _generated(
+    return generated(
         specs,
         "payouts",
         columns,
         lambda inner: (
             f"""
-SELECT {_listed(*(c.name for c in columns))}, {day_sql('"created_at"')} AS "payout_date"
+SELECT {listed(*(c.name for c in columns))}, {day_sql('"created_at"')} AS "payout_date"
 FROM (
 {inner}
 ) AS payouts
@@ -214,7 +214,7 @@ def dim_customers(specs: Sequence[ProviderSpec]) -> Mart:
         Column("updated_at", TIME, lambda feed: feed.time("updated_at", "occurred_at")),
         Column("source_resource", TEXT, lambda feed: literal(feed.resource)),
     ]
-    return _generated(
+    return generated(
         specs,
         "customers",
         columns,

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from ..layers import STAGING, staging_key, staging_table
+from ..layers import STAGING, staged_list_key, staged_list_table, staging_key, staging_table
 from ..specs import ProviderSpec, ResourceView, column_name
-from ..specs.roles import FieldMapping, RoleSpec
+from ..specs.roles import LIST_DEFAULTS, FieldMapping, RoleSpec
 from ..warehouse_sql import literal, quote, table_ref
 from .amounts import AMOUNT_TYPE
+from .staged_lists import PARENT_CURRENCY, PARENT_ID, POSITION
 
 TEXT, TIME, BIGINT, DATE = "VARCHAR", "TIMESTAMP WITH TIME ZONE", "BIGINT", "DATE"
 
@@ -35,19 +36,40 @@ class Feed:
         return self.view.provider
 
     @property
+    def nested(self) -> str | None:
+        """The nested list whose items play the role (invoice lines), if any."""
+        return self.spec.list
+
+    @property
     def resource(self) -> str:
-        return self.view.name
+        """The resource, or `<resource>.<list>` for the items of a nested list."""
+        return f"{self.view.name}.{self.nested}" if self.nested else self.view.name
 
     @property
     def asset_key(self) -> dg.AssetKey:
+        if self.nested:
+            return staged_list_key(self.view, self.nested)
         return staging_key(self.view)
 
     @property
     def table(self) -> str:
+        if self.nested:
+            return table_ref(STAGING, staged_list_table(self.view, self.nested))
         return table_ref(STAGING, staging_table(self.view))
 
     def maps(self, name: str) -> bool:
-        return name in self.spec.fields
+        return name in self.spec.fields or self._from_record(name) is not None
+
+    def _from_record(self, name: str) -> str | None:
+        """What an item of a nested list takes from the record it is in, unless mapped: its
+        id (`<record id>:<position>`), its record's id and currency (`staged_lists.py`)."""
+        if self.nested is None or name in self.spec.fields or name not in LIST_DEFAULTS:
+            return None
+        return {
+            "id": f"{quote(PARENT_ID)} || ':' || CAST({quote(POSITION)} AS {TEXT})",
+            "invoice": quote(PARENT_ID),
+            "currency": quote(PARENT_CURRENCY),
+        }[name]
 
     def _column(self, name: str) -> str | None:
         """The staging column a field is read from (None: a constant or not mapped)."""
@@ -55,7 +77,8 @@ class Feed:
         if not isinstance(mapped, FieldMapping) or mapped.field is None:
             return None
         column = column_name(mapped.field)
-        return "status" if column == self.view.status_column else column
+        status = self.nested is None and column == self.view.status_column
+        return "status" if status else column
 
     def _constant(self, name: str) -> str | None:
         mapped = self.spec.mapping(name)
@@ -71,8 +94,14 @@ class Feed:
             )
             return f"TRIM({joined})"
         column = self._column(name)
+        value = quote(column) if column else self._constant(name) or self._from_record(name)
+        return f"CAST({value or 'NULL'} AS {TEXT})"
+
+    def number(self, name: str) -> str:
+        """A count (a quantity) as an integer; NULL when the provider does not map it."""
+        column = self._column(name)
         value = quote(column) if column else self._constant(name) or "NULL"
-        return f"CAST({value} AS {TEXT})"
+        return f"CAST({value} AS {BIGINT})"
 
     def key(self, name: str) -> str:
         """`provider:id` of the record a field names: how every mart keys records."""
@@ -117,7 +146,7 @@ class Feed:
         if when is None:
             return "TRUE"
         column = column_name(when.field)
-        column = "status" if column == self.view.status_column else column
+        column = "status" if self.nested is None and column == self.view.status_column else column
         values = ", ".join(constant_sql(value) for value in when.values)
         return f"{quote(column)} IN ({values})"
 

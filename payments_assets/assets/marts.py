@@ -16,6 +16,7 @@ from ..layers import layer_tags
 from ..resources import Warehouse
 from ..specs import ProviderSpec, load_providers
 from .fact_marts import FACT_MARTS
+from .invoice_marts import INVOICE_MARTS
 from .mart_spec import Mart
 from .summary_marts import summary_marts
 from .table_facts import table_facts
@@ -24,7 +25,7 @@ from .table_facts import table_facts
 def marts_for(specs: Sequence[ProviderSpec]) -> tuple[Mart, ...]:
     """Every mart for these providers, in build order (a mart after the marts it reads)."""
     facts = tuple(build(specs) for build in FACT_MARTS)
-    return (*facts, *summary_marts(facts))
+    return (*facts, *summary_marts(facts), *(build(specs) for build in INVOICE_MARTS))
 
 
 def mart_assets(

@@ -6,13 +6,14 @@ code. Tables are rebuilt in full from the raw tables: a record's latest version 
 later window (see docs/lineage.md), and a full rebuild in SQL costs seconds at this scale.
 """
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 
 import dagster as dg
 from dagster import AssetExecutionContext
 
 from ..card_numbers import mask_text
-from ..layers import STAGING, layer_tags, raw_key, staging_key, staging_table
+from ..layers import STAGING, layer_tags, raw_key, staged_list_key, staging_key, staging_table
 from ..resources import Warehouse
 from ..specs import ACCOUNT_COLUMN, DEFAULT_ACCOUNT, ProviderSpec, ResourceView
 from ..specs.resolved import DELETED_AT
@@ -172,6 +173,11 @@ def select_sql(view: ResourceView, raw: str, raw_columns: Mapping[str, str]) -> 
             view, name, raw_type, expandable_reference(view, name, raw_columns)
         )
     ]
+    return f"SELECT {', '.join(expressions)} FROM ({latest_versions(view, raw, raw_columns)}) AS v"
+
+
+def latest_versions(view: ResourceView, raw: str, raw_columns: Mapping[str, str]) -> str:
+    """A query of every raw column of each record's newest version, the deleted left out."""
     # A record the provider deleted is not in staging (nor in the marts built on it): its
     # latest version says so, whatever older versions an appended table still holds.
     alive = f"{quote(DELETED_AT)} IS NULL" if DELETED_AT in raw_columns else "TRUE"
@@ -181,13 +187,12 @@ def select_sql(view: ResourceView, raw: str, raw_columns: Mapping[str, str]) -> 
         if name and name in raw_columns
     ]
     if not view.key_columns:
-        return f"SELECT {', '.join(expressions)} FROM {raw} WHERE {alive}"
+        return f"SELECT * FROM {raw} WHERE {alive}"
     partition = ", ".join(quote(column) for column in view.key_columns)
     order = f" ORDER BY {', '.join(newest_first)}" if newest_first else ""
     return (
-        f"SELECT {', '.join(expressions)} FROM (SELECT *, ROW_NUMBER() OVER "
-        f"(PARTITION BY {partition}{order}) AS _version_rank FROM {raw}) AS versions "
-        f"WHERE _version_rank = 1 AND {alive}"
+        f"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY {partition}{order}) "
+        f"AS _version_rank FROM {raw}) AS versions WHERE _version_rank = 1 AND {alive}"
     )
 
 
@@ -301,11 +306,23 @@ def build_deleted_records(
 def staging_assets(
     specs: Sequence[ProviderSpec], destination_kind: str
 ) -> list[dg.AssetsDefinition]:
-    """One asset per raw resource, all in one op: a refresh of every table is one step."""
+    """One asset per raw resource (and per nested list a role reads), all in one op: a refresh
+    of every table is one step."""
+    from .staged_lists import build_list_table, staged_list_spec  # built on this module's SQL
+
     views = staging_views(specs)
     tracked = [view for view in views if view.deletes is not None]
+    lists = [(view, nested) for view in views for nested in view.role_lists]
+    builds: list[tuple[dg.AssetKey, ResourceView, Callable[..., dict[str, dg.MetadataValue]]]] = [
+        *((staging_key(view), view, partial(build_table, view)) for view in views),
+        *(
+            (staged_list_key(view, nested), view, partial(build_list_table, view, nested))
+            for view, nested in lists
+        ),
+    ]
     specs_ = [
         *(staging_spec(view, destination_kind) for view in views),
+        *(staged_list_spec(view, nested, destination_kind) for view, nested in lists),
         deleted_records_spec(tracked, destination_kind),
     ]
 
@@ -320,13 +337,12 @@ def staging_assets(
     ) -> Iterator[dg.MaterializeResult]:
         failures = []
         with warehouse.session() as session:
-            for view in views:
-                key = staging_key(view)
+            for key, view, build in builds:
                 if key not in context.selected_asset_keys:
                     continue
                 loaded = context.instance.get_latest_materialization_event(raw_key(view))
                 try:
-                    facts = build_table(view, session, loaded is not None)
+                    facts = build(session, loaded is not None)
                 except Exception as error:  # one bad table must not hold back the others
                     context.log.error(f"{key.to_user_string()}: {error}")
                     failures.append(f"{key.to_user_string()}: {error}")

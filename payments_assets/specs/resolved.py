@@ -155,11 +155,7 @@ class ResourceView:
     def staged_amounts(self) -> dict[str, Unit]:
         """Column → unit of every amount staging turns into an exact decimal (with `_minor`):
         `quality.amount_columns` (minor units) and every amount a role maps."""
-        amounts: dict[str, Unit] = dict.fromkeys(self.amount_columns, "minor")
-        for role, spec, name, path in mapped_fields(self.roles):
-            if ROLES[role][name].kind == "amount":
-                amounts[column_name(path)] = spec.unit_of(name)
-        return amounts
+        return {**dict.fromkeys(self.amount_columns, "minor"), **self.role_amounts(None)}
 
     @property
     def status_column(self) -> str:
@@ -171,13 +167,31 @@ class ResourceView:
     def role_columns(self) -> dict[str, str]:
         """Column → type of every field a role reads: staging adds an absent one as a typed
         NULL (dlt makes a column only when a value arrives), so a mart never misses one."""
-        kinds = {"time": "timestamp", "amount": "bigint"}
+        return self.role_columns_of(None)
+
+    @property
+    def role_lists(self) -> tuple[str, ...]:
+        """The nested lists roles read (an invoice's lines): each is staged as a table."""
+        return tuple(dict.fromkeys(spec.list for spec in self.roles.values() if spec.list))
+
+    def role_columns_of(self, nested: str | None) -> dict[str, str]:
+        """Column → type of every field a role reads from the items of `nested` (None: from
+        the record itself)."""
         found: dict[str, str] = {}
-        for role, spec, name, path in mapped_fields(self.roles):
+        for role, spec, name, path in mapped_fields(self.roles, nested):
             kind = ROLES[role][name].kind
             major = kind == "amount" and spec.unit_of(name) == "major"
-            found[column_name(path)] = "double" if major else kinds.get(kind, "text")
+            found[column_name(path)] = "double" if major else _HINTS.get(kind, "text")
         return found
+
+    def role_amounts(self, nested: str | None) -> dict[str, Unit]:
+        """Column → unit of every amount a role reads from the items of `nested` (None: from
+        the record itself)."""
+        return {
+            column_name(path): spec.unit_of(name)
+            for role, spec, name, path in mapped_fields(self.roles, nested)
+            if ROLES[role][name].kind == "amount"
+        }
 
     @property
     def hinted_types(self) -> dict[str, str]:
@@ -218,6 +232,10 @@ class ResourceView:
             if self.deletes
             else "not tracked",
         }
+
+
+_HINTS = {"time": "timestamp", "amount": "bigint", "number": "bigint"}
+"""A role field's column type by its kind, if not text."""
 
 
 def deletion_signals(deletes: DeleteSpec) -> list[str]:

@@ -22,7 +22,7 @@ Unit = Literal["minor", "major"]
 (12.34), scaled by the currency's ISO 4217 exponent in staging."""
 Sign = Literal["positive", "negative"]
 """How the API writes the amount: `negative` (a refund of -12.34) is turned positive in marts."""
-Kind = Literal["id", "ref", "amount", "currency", "time", "text", "status"]
+Kind = Literal["id", "ref", "amount", "currency", "time", "text", "status", "number"]
 Constant = str | int | float | bool
 
 
@@ -56,7 +56,10 @@ class RecordFilter(_Strict):
     values: tuple[Constant, ...] = Field(min_length=1)
 
 
-RESERVED = ("when", "unit", "sign")
+RESERVED = ("when", "unit", "sign", "list")
+LIST_DEFAULTS = ("id", "invoice", "currency")
+"""What a role read from a nested list takes from the record around it unless mapped: the
+item's id (`<parent id>:<position>`), its parent's id (always: never mapped) and currency."""
 
 
 class RoleSpec(_Strict):
@@ -66,6 +69,9 @@ class RoleSpec(_Strict):
     when: RecordFilter | None = None
     unit: Unit = "minor"
     sign: Sign = "positive"
+    list: str | None = None
+    """The nested list of each record whose items play the role (invoice lines inside an
+    invoice): the fields are then the items' own, read from dlt's child table."""
 
     @model_validator(mode="before")
     @classmethod
@@ -151,6 +157,7 @@ ROLES: dict[str, dict[str, RoleField]] = {
             "amount": "amount",
             "currency": "currency",
             "interval": "text",
+            "quantity": "number",
             "canceled_at": "time",
             "updated_at": "time",
         },
@@ -161,7 +168,12 @@ ROLES: dict[str, dict[str, RoleField]] = {
     ),
     "invoice_lines": _fields(
         {**_MONEY, "invoice": "ref"},
-        {"description": "text", "quantity": "text", "subscription": "ref", "period_start": "time"},
+        {
+            "description": "text",
+            "quantity": "number",
+            "subscription": "ref",
+            "period_start": "time",
+        },
     ),
 }
 """Every role and its fields (kind, required): what the marts may ask of a resource."""
@@ -196,8 +208,13 @@ def role_problems(roles: Mapping[str, RoleSpec]) -> Iterator[tuple[tuple[str, ..
                 and kind != "amount"
             ):
                 yield (role, name), f"unit and sign are for amounts; {name} is {kind}"
+        if spec.list is not None and role != "invoice_lines":
+            yield (role, "list"), "only invoice_lines are read from a nested list"
+        if spec.list is not None and "invoice" in spec.fields:
+            yield (role, "invoice"), "a line's invoice is the record its list is in; unmap it"
         for name, declared in known.items():
-            if declared.required and name not in spec.fields:
+            defaulted = spec.list is not None and name in LIST_DEFAULTS
+            if declared.required and name not in spec.fields and not defaulted:
                 yield (role, name), f"missing: role {role} needs its {name} field mapped"
     status_fields = {
         mapped.field
@@ -222,9 +239,14 @@ def status_field(roles: Mapping[str, RoleSpec]) -> str | None:
     return None
 
 
-def mapped_fields(roles: Mapping[str, RoleSpec]) -> Iterator[tuple[str, RoleSpec, str, str]]:
-    """(role, spec, role field, record field) for every record field a role reads."""
+def mapped_fields(
+    roles: Mapping[str, RoleSpec], nested: str | None = None
+) -> Iterator[tuple[str, RoleSpec, str, str]]:
+    """(role, spec, role field, record field) for every record field a role reads: of the
+    record itself, or (`nested`) of the items of that nested list."""
     for role, spec in roles.items():
+        if spec.list != nested:
+            continue
         for name in spec.fields:
             mapped = spec.mapping(name)
             paths = mapped if isinstance(mapped, list) else [mapped.field] if mapped else []
