@@ -107,7 +107,7 @@ def test_roles_every_shipped_provider_declares_its_money() -> None:
 
 
 class LedgerRecords:
-    """The sandbox's ledger records over plain HTTP, each resource paged its own way."""
+    """The sandbox's ledger records over plain HTTP, walked as every Stripe list is walked."""
 
     def __init__(self, sandbox: Any) -> None:
         self.base = sandbox.env["PAYMENTS_LEDGER_BASE_URL"]
@@ -119,7 +119,8 @@ class LedgerRecords:
         return response
 
     def listed(self, resource: str) -> list[dict[str, Any]]:
-        """A Stripe list (charges, refunds), walked with `starting_after` until `has_more` ends."""
+        """A Stripe list (charges, refunds, disputes, payouts), walked with `starting_after`
+        until `has_more` ends."""
         rows: list[dict[str, Any]] = []
         params: dict[str, Any] = {"limit": 100}
         while True:
@@ -128,23 +129,6 @@ class LedgerRecords:
             if not body["has_more"]:
                 return rows
             params["starting_after"] = rows[-1]["id"]
-
-    def disputes(self) -> list[dict[str, Any]]:
-        rows, page = [], 1
-        while True:
-            body = self._get(f"{self.base}/v1/disputes", page=page, per_page=100).json()
-            rows += body["items"]
-            if page >= body["total_pages"]:
-                return rows
-            page += 1
-
-    def payouts(self) -> list[dict[str, Any]]:
-        rows, url, params = [], f"{self.base}/v1/payouts", {"per_page": 100}
-        while url:
-            response = self._get(url, **params)
-            rows += response.json()
-            url, params = response.links.get("next", {}).get("url"), {}
-        return rows
 
 
 def _day(epoch: int) -> str:
@@ -223,12 +207,12 @@ def test_roles_provider_added_from_a_folder_lands_in_every_mart(
     }
 
     disputed: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    for dispute in ledger.disputes():
+    for dispute in ledger.listed("disputes"):
         if dispute["status"] != "won":  # open or lost: the money is not ours
             currency = dispute["currency"].upper()
             disputed[(_day(dispute["created"]), currency)] += major(dispute["amount"], currency)
     paid_out: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    for payout in ledger.payouts():
+    for payout in ledger.listed("payouts"):
         if payout["status"] != "failed":
             currency = payout["currency"].upper()
             paid_out[(_day(payout["created"]), currency)] += major(payout["amount"], currency)

@@ -74,10 +74,15 @@ def _ledger(resource: str, paging: str, limit_param: str = "limit") -> Endpoint:
 LEDGER = [
     _ledger("charges", "starting_after"),
     _ledger("customers", "search_page"),
-    _ledger("payouts", "link_header", "per_page"),
-    _ledger("disputes", "page_number", "per_page"),
+    _ledger("payouts", "starting_after"),
+    _ledger("disputes", "starting_after"),
     _ledger("subscriptions", "starting_after"),
 ]
+PAGING_FIXTURES = [
+    _ledger("payout_reports", "link_header", "per_page"),
+    _ledger("dispute_reports", "page_number", "per_page"),
+]
+"""Not Stripe: the ledger's payouts and disputes again, paged by Link header and page numbers."""
 LEDGER_EVENTS = _ledger("events", "next_url")
 """Every creation and change of the ledger's charges, disputes and subscriptions: not 200."""
 LEDGER_REFUNDS = _ledger("refunds", "starting_after")
@@ -122,6 +127,7 @@ LISTS = [
         for name in ("customers", "subscriptions")
     ),
     *LEDGER,
+    *PAGING_FIXTURES,
 ]
 SHIPPED = [endpoint for endpoint in LISTS if endpoint.provider != "ledger"]
 WINDOWED = [endpoint for endpoint in LISTS if endpoint.window]
@@ -503,7 +509,7 @@ def test_ledger_search_token_carries_its_window(client: Client) -> None:
     assert rows == expected and 0 < len(rows) < 200
 
 
-@pytest.mark.parametrize("endpoint_id", ["ledger/events", "ledger/payouts"])
+@pytest.mark.parametrize("endpoint_id", ["ledger/events", "ledger/payout_reports"])
 def test_ledger_next_urls_carry_limit_window_and_host(
     clean: SandboxHandle, client: Client, endpoint_id: str
 ) -> None:
@@ -526,14 +532,55 @@ def test_ledger_next_urls_carry_limit_window_and_host(
     assert len(client.walk(endpoint, limit=7, window=window)[0]) < everything
 
 
-def test_ledger_disputes_count_pages(client: Client) -> None:
-    disputes = BY_ID["ledger/disputes"]
-    first = client.page(disputes)
+def test_ledger_dispute_reports_count_pages(client: Client) -> None:
+    reports = BY_ID["ledger/dispute_reports"]
+    first = client.page(reports)
     assert (first["page"], first["per_page"], first["total_pages"]) == (1, 20, 10)
-    assert client.page(disputes, per_page=30, page=7)["total_pages"] == math.ceil(200 / 30)
-    beyond = client.page(disputes, per_page=30, page=8)
+    assert client.page(reports, per_page=30, page=7)["total_pages"] == math.ceil(200 / 30)
+    beyond = client.page(reports, per_page=30, page=8)
     assert (beyond["items"], beyond["page"], beyond["total_pages"]) == ([], 8, 7)
-    assert len(client.page(BY_ID["ledger/payouts"])) == 30  # default per_page
+    assert len(client.page(BY_ID["ledger/payout_reports"])) == 30  # default per_page
+    assert len(client.page(BY_ID["ledger/disputes"])["data"]) == 10  # Stripe's default limit
+
+
+def test_ledger_paging_fixtures_list_exactly_the_stripe_lists_records(
+    sandbox_factory: Factory,
+) -> None:
+    sandbox = sandbox_factory()
+    client = Client(sandbox)
+    for fixture, listed in [("payout_reports", "payouts"), ("dispute_reports", "disputes")]:
+        stripe_rows, _ = client.walk(BY_ID[f"ledger/{listed}"], limit=100)
+        assert len(stripe_rows) == 200
+        assert client.walk(BY_ID[f"ledger/{fixture}"], limit=30)[0] == stripe_rows, fixture
+    touched = sandbox.touch("ledger", "disputes", "dp_000007")
+    reports = client.page(BY_ID["ledger/dispute_reports"])["items"]
+    assert next(row for row in reports if row["id"] == "dp_000007") == touched, "one record"
+    control = f"{sandbox.base_url}/__records/ledger/dispute_reports/dp_000007/touch"
+    assert requests.post(control, json={}, timeout=TIMEOUT).status_code == 404, "none of its own"
+
+
+@pytest.mark.parametrize(
+    ("endpoint_id", "param", "value"),
+    [
+        ("ledger/payouts", "per_page", 100),
+        ("ledger/disputes", "page", 2),
+        ("ledger/charges", "per_page", 100),
+        ("ledger/subscriptions", "offset", 10),
+    ],
+)
+def test_ledger_stripe_paging_refuses_other_forms_parameters_as_stripe_does(
+    client: Client, endpoint_id: str, param: str, value: int
+) -> None:
+    response = client.get(BY_ID[endpoint_id], **{param: value})
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": {
+            "type": "invalid_request_error",
+            "code": "parameter_unknown",
+            "param": param,
+            "message": f"Received unknown parameter: {param}",
+        }
+    }
 
 
 def test_ledger_expand_customer_gives_the_customer_object(client: Client) -> None:
@@ -685,7 +732,7 @@ def test_ledger_touch_refunds_a_charge_in_two_refunds_dated_by_the_touches(
     assert refused.status_code == 404
 
 
-@pytest.mark.parametrize("endpoint", [*LEDGER, BALANCE], ids=lambda e: e.id)
+@pytest.mark.parametrize("endpoint", [*LEDGER, *PAGING_FIXTURES, BALANCE], ids=lambda e: e.id)
 def test_ledger_refuses_in_stripes_shape(
     sandbox: SandboxHandle, client: Client, endpoint: Endpoint
 ) -> None:
@@ -714,9 +761,11 @@ def test_ledger_refuses_in_stripes_shape(
         ("ledger/customers", {"page": "not-a-token"}),
         ("ledger/customers", {"page": "2"}),
         ("ledger/events", {"cursor": "forged"}),
-        ("ledger/payouts", {"page": 0}),
-        ("ledger/disputes", {"page": "two"}),
-        ("ledger/disputes", {"per_page": 0}),
+        ("ledger/payout_reports", {"page": 0}),
+        ("ledger/dispute_reports", {"page": "two"}),
+        ("ledger/dispute_reports", {"per_page": 0}),
+        ("ledger/payouts", {"starting_after": "po_000201"}),
+        ("ledger/disputes", {"starting_after": "ch_000001"}),
         ("ledger/charges", {"created[gte]": "2026-10-01"}),  # epoch seconds, not ISO
     ],
 )
@@ -734,8 +783,9 @@ def test_ledger_invalid_parameters_are_400(
         (BY_ID["ledger/charges"], {"object", "url", "has_more"}),
         (BY_ID["ledger/customers"], {"object", "has_more", "next_page"}),
         (BY_ID["ledger/events"], {"next"}),
-        (BY_ID["ledger/disputes"], {"page", "per_page", "total_pages"}),
-        (BY_ID["ledger/payouts"], set()),  # a bare list: an empty object in its place
+        (BY_ID["ledger/disputes"], {"object", "url", "has_more"}),
+        (BY_ID["ledger/dispute_reports"], {"page", "per_page", "total_pages"}),
+        (BY_ID["ledger/payout_reports"], set()),  # a bare list: an empty object in its place
         (BALANCE, {"object", "livemode", "pending"}),
     ],
     ids=lambda value: value.id if isinstance(value, Endpoint) else "",
@@ -762,7 +812,7 @@ def next_request(endpoint: Endpoint, response: requests.Response) -> Any:
     return {"page": body["page"] + 1} if body["page"] < body["total_pages"] else None
 
 
-@pytest.mark.parametrize("endpoint", LEDGER, ids=lambda e: e.id)
+@pytest.mark.parametrize("endpoint", [*LEDGER, *PAGING_FIXTURES], ids=lambda e: e.id)
 def test_ledger_endless_cursor_never_ends(
     clean: SandboxHandle, client: Client, endpoint: Endpoint
 ) -> None:

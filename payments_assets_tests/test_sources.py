@@ -195,10 +195,33 @@ def test_a_429_pauses_the_budget_for_everyone():
 # A Stripe-shaped provider, as YAML only ---------------------------------------------------
 
 LISTS = ("charges", "customers", "payouts", "disputes", "subscriptions")
+PAGING_FIXTURES = (
+    {
+        "name": "payout_reports",
+        "endpoint": {
+            "path": "/v1/payout_reports",
+            "data_selector": "$",
+            "params": {"per_page": 100},
+            "paginator": {"type": "link_header", "rel": "next"},
+        },
+    },
+    {
+        "name": "dispute_reports",
+        "endpoint": {
+            "path": "/v1/dispute_reports",
+            "data_selector": "items",
+            "paginator": {"type": "page_number", "base_page": 1, "total_path": "total_pages",
+                          "limit": 100},
+        },
+    },
+)  # fmt: skip
+"""Not Stripe: the sandbox's payouts and disputes again, a bare list paged by the Link header and
+pages numbered up to a total, so the dialect's `link_header` and `page_number` walk real HTTP."""
 
 
-def _small_pages(size: int):
+def _small_pages(size: int, *extra: dict):
     def edit(raw: dict) -> None:
+        raw["resources"] += extra
         raw["resource_defaults"]["endpoint"]["paginator"]["limit"] = size
         for resource in raw["resources"]:
             endpoint = resource["endpoint"]
@@ -234,16 +257,19 @@ def test_every_pagination_form_of_a_stripe_shaped_api_lands_every_row_once(
     sandbox_factory, tmp_path, records, page
 ):
     sandbox = sandbox_factory(records=records)
-    spec = ledger_spec(tmp_path, _small_pages(page))
+    spec = ledger_spec(tmp_path, _small_pages(page, *PAGING_FIXTURES))
     database = (
         tmp_path / "warehouse.duckdb"
     )  # not ledger.duckdb: DuckDB names its catalog after the file
     _load(spec, sandbox, database)
-    for name in LISTS:
+    for name in (*LISTS, *(fixture["name"] for fixture in PAGING_FIXTURES)):
         [(rows, distinct)] = query(
             database, f'select count(*), count(distinct id) from ledger."{name}"'
         )
         assert rows == distinct == records, name
+    for fixture, listed in (("payout_reports", "payouts"), ("dispute_reports", "disputes")):
+        landed = 'select id, amount, status from ledger."{}" order by id'
+        assert query(database, landed.format(fixture)) == query(database, landed.format(listed))
     [(events, distinct)] = query(database, "select count(*), count(distinct id) from ledger.events")
     assert events == distinct == _events_listed(sandbox), "every creation and change, once"
     [(balances,)] = query(database, "select count(*) from ledger.balance")

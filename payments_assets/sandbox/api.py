@@ -15,6 +15,7 @@ from starlette.responses import Response
 from payments_assets.sandbox.auth import check_request, client_credentials
 from payments_assets.sandbox.catalog import Resource
 from payments_assets.sandbox.credentials import account_id
+from payments_assets.sandbox.dataset import Dataset, Listed, Listing
 from payments_assets.sandbox.errors import ApiError, error_body, invalid_request
 from payments_assets.sandbox.expansion import expand
 from payments_assets.sandbox.faults import status_of
@@ -102,6 +103,12 @@ def _without_data(resource: Resource, body: Any) -> Any:
     return {k: v for k, v in body.items() if k != resource.data_key}
 
 
+def _listed(resource: Resource, datasets: dict[tuple[str, str], Dataset]) -> Listed:
+    """The records `resource` pages through: its own, or (a paging fixture) another's."""
+    records = datasets[resource.records_key]
+    return records if resource.lists is None else Listing(resource, records)
+
+
 def list_endpoint(state: SandboxState, resource: Resource) -> Endpoint:
     async def list_records(request: Request) -> Response:
         state.stats.requests[resource.path] += 1
@@ -113,7 +120,7 @@ def list_endpoint(state: SandboxState, resource: Resource) -> Endpoint:
         datasets = state.accounts[request.state.account]
         try:
             page = build_page(
-                datasets[resource.key],
+                _listed(resource, datasets),
                 request.query_params,
                 endless=gate == "endless_cursor",
                 url=str(request.url.replace(query="")),

@@ -21,11 +21,11 @@ class Paging(str, Enum):
     AFTER_CURSOR = "after_cursor"  # direct_debit: {"<resource>", "meta": {"cursors": ...}}
     OFFSET_SHORT_PAGE = "offset_short_page"  # commerce: {"data"}; a short page is the end
     SINGLE_PAGE = "single_page"  # gateway balances: {"data"}
-    STARTING_AFTER = "starting_after"  # ledger charges: {"object": "list", "has_more", "data"}
+    STARTING_AFTER = "starting_after"  # ledger lists: {"object": "list", "has_more", "data"}
     SEARCH_PAGE = "search_page"  # ledger customers: {"object": "search_result", "next_page"}
     NEXT_URL = "next_url"  # ledger events: {"data", "next": "<absolute url>"}
-    LINK_HEADER = "link_header"  # ledger payouts: a bare list, `Link: <url>; rel="next"`
-    PAGE_NUMBER = "page_number"  # ledger disputes: {"items", "page", "per_page", "total_pages"}
+    LINK_HEADER = "link_header"  # ledger payout_reports: a bare list, `Link: <url>; rel="next"`
+    PAGE_NUMBER = "page_number"  # ledger dispute_reports: {"items", "page", "per_page", ...}
     SINGLE_OBJECT = "single_object"  # ledger balance: one object, not a list
 
 
@@ -57,6 +57,9 @@ class Resource:
     gone from every list (`vanish`), announced by an event and a webhook."""
     event_log: bool = False
     """A provider's events resource: its records are the events the sandbox logged."""
+    lists: str | None = None
+    """A paging fixture, not the provider's API: this path lists the records of that resource of
+    the same provider, paged its own way (touches and deletions show in both lists)."""
     events: tuple[str, str] | None = None
     """Stripe-shaped state changes: a list filters on creation only, and the record's later
     changes (a refund, a cancellation, a dispute's status) are told by events of these types —
@@ -68,6 +71,11 @@ class Resource:
     @property
     def key(self) -> tuple[str, str]:
         return (self.provider, self.name)
+
+    @property
+    def records_key(self) -> tuple[str, str]:
+        """Whose records this path lists: its own, or a paging fixture's resource's."""
+        return (self.provider, self.lists or self.name)
 
     def record_id(self, index: int) -> str:
         """Stable id of the record at `index` (`txn_000001` for index 0)."""
@@ -267,23 +275,35 @@ RESOURCES: tuple[Resource, ...] = (
     _ledger("customers", Paging.SEARCH_PAGE, "cus_", (), 10),
     _ledger("events", Paging.NEXT_URL, "evt_", (), 50, event_log=True),
     _ledger(
-        "payouts",
-        Paging.LINK_HEADER,
-        "po_",
-        ("paid", "pending", "in_transit", "failed"),
-        30,
-        data_key="",  # a bare list: no envelope, no key
-        limit_param="per_page",
+        "payouts", Paging.STARTING_AFTER, "po_", ("paid", "pending", "in_transit", "failed"), 10
     ),
     _ledger(
         "disputes",
-        Paging.PAGE_NUMBER,
+        Paging.STARTING_AFTER,
         "dp_",
         ("warning_needs_response", "needs_response", "under_review", "won", "lost"),
-        20,
-        data_key="items",
-        limit_param="per_page",
+        10,
         events=("charge.dispute.created", "charge.dispute.updated"),
+    ),
+    # Not Stripe: the payouts and disputes again, paged as other APIs do, so the dialect's
+    # `link_header` and `page_number` paginators are tested over HTTP (docs/sandbox.md).
+    replace(
+        _ledger(
+            "payout_reports", Paging.LINK_HEADER, "po_", (), 30, data_key="", limit_param="per_page"
+        ),
+        lists="payouts",
+    ),
+    replace(
+        _ledger(
+            "dispute_reports",
+            Paging.PAGE_NUMBER,
+            "dp_",
+            (),
+            20,
+            data_key="items",
+            limit_param="per_page",
+        ),
+        lists="disputes",
     ),
     _ledger(
         "subscriptions",

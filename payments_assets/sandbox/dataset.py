@@ -141,6 +141,32 @@ class Dataset:
         return marks
 
 
+class Listing:
+    """A paging fixture's list (`Resource.lists`): another resource's records, counted, selected
+    and built by that resource's dataset, under the fixture's own path, paging and envelope."""
+
+    def __init__(self, resource: Resource, records: Dataset) -> None:
+        self.resource = resource
+        self.records = records
+
+    @property
+    def count(self) -> int:
+        return self.records.count
+
+    def select(self, window: Window | None) -> "Selection":
+        return self.records.select(window)
+
+    def index_of(self, record_id: str) -> int | None:
+        return self.records.index_of(record_id)
+
+    def record(self, index: int) -> Record:
+        return self.records.record(index)
+
+
+Listed = Dataset | Listing
+"""What a list endpoint pages through: a resource's records, or a paging fixture's view of them."""
+
+
 class Selection:
     """The records of a dataset inside a window, in index order, addressed by position."""
 

@@ -10,13 +10,20 @@ class ApiError(Exception):
     """A request the sandbox refuses: HTTP status, a short machine code and a human message."""
 
     def __init__(
-        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        param: str | None = None,
     ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
+        self.param = param
+        """The query parameter refused, where one is to blame (Stripe names it)."""
 
 
 def invalid_request(credential: str) -> ApiError:
@@ -39,7 +46,10 @@ def error_body(provider: str, error: ApiError) -> dict[str, Any]:
     if provider == "direct_debit":
         return {"error": {"code": error.status, "type": error.code, "message": error.message}}
     if provider == "ledger":
-        return {"error": {"type": ledger_type(error.status), "message": error.message}}
+        body = {"type": ledger_type(error.status), "message": error.message}
+        if error.param is not None:  # Stripe adds its code and the parameter's name
+            body |= {"code": error.code, "param": error.param}
+        return {"error": body}
     return {"error": error.code, "message": error.message}
 
 

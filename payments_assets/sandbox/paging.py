@@ -1,9 +1,9 @@
 """Turning a query string into one page in the provider's envelope.
 
 Each provider pages differently (two kinds of cursor, three kinds of offset; the ledger adds
-Stripe's five: last id, search token, next URL, Link header, page numbers); this module is the
-only place that knows how, and the only one that reads `limit`, `offset`, cursors, page numbers
-and window parameters.
+Stripe's three: last id, search token, next URL, and two paging fixtures that are not Stripe's:
+Link header, page numbers); this module is the only place that knows how, and the only one that
+reads `limit`, `offset`, cursors, page numbers and window parameters.
 """
 
 import base64
@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from payments_assets.sandbox.catalog import Paging, Resource
-from payments_assets.sandbox.dataset import Dataset, Selection, Window
+from payments_assets.sandbox.dataset import Listed, Selection, Window
 from payments_assets.sandbox.errors import ApiError
 from payments_assets.sandbox.records import Record
 from payments_assets.sandbox.timeline import parse_moment, to_iso
@@ -24,6 +24,9 @@ from payments_assets.sandbox.timeline import parse_moment, to_iso
 _CURSOR_PARAM = {Paging.NEXT_CURSOR: "cursor", Paging.AFTER_CURSOR: "after"}
 _TOKEN_PARAM = {Paging.SEARCH_PAGE: "page", Paging.NEXT_URL: "cursor"}
 _NUMBERED = (Paging.LINK_HEADER, Paging.PAGE_NUMBER)
+_NOT_STRIPE = ("per_page", "page", "offset", "cursor")
+"""Other forms' paging parameters: Stripe refuses a parameter it does not know (400
+`parameter_unknown`), so a client that copied another API's paging learns it on the first page."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,7 @@ def read_window(resource: Resource, params: Mapping[str, str]) -> Window | None:
 
 
 def build_page(
-    dataset: Dataset, params: Mapping[str, str], endless: bool = False, url: str = ""
+    dataset: Listed, params: Mapping[str, str], endless: bool = False, url: str = ""
 ) -> Page:
     """The response for one list request; `endless` makes the pagination never finish.
 
@@ -130,7 +133,7 @@ def _take(selection: Selection, position: int, limit: int) -> tuple[list[int], i
 
 
 def _walk(
-    dataset: Dataset, cursor: str | None, window: Window | None, limit: int, endless: bool
+    dataset: Listed, cursor: str | None, window: Window | None, limit: int, endless: bool
 ) -> tuple[list[Any], str | None, Window | None]:
     """One page from an opaque cursor (which carries its window): its rows, the next cursor
     (None at the end; the same one forever when `endless`), and the window it walks."""
@@ -147,7 +150,7 @@ def _walk(
 
 
 def _cursor_page(
-    dataset: Dataset,
+    dataset: Listed,
     params: Mapping[str, str],
     limit: int,
     window: Window | None,
@@ -166,7 +169,7 @@ def _cursor_page(
 
 
 def _offset_page(
-    dataset: Dataset,
+    dataset: Listed,
     params: Mapping[str, str],
     limit: int,
     window: Window | None,
@@ -191,7 +194,7 @@ def _offset_page(
 
 
 def _last_id_page(
-    dataset: Dataset,
+    dataset: Listed,
     params: Mapping[str, str],
     limit: int,
     window: Window | None,
@@ -203,6 +206,10 @@ def _last_id_page(
     on every page, as Stripe requires. Endless: every page is the first one and has more.
     """
     resource = dataset.resource
+    for name in _NOT_STRIPE:
+        if name in params:
+            message = f"Received unknown parameter: {name}"
+            raise ApiError(400, "parameter_unknown", message, param=name)
     position = 0
     after = params.get("starting_after") or None
     if after is not None:
@@ -223,7 +230,7 @@ def _last_id_page(
 
 
 def _token_page(
-    dataset: Dataset,
+    dataset: Listed,
     params: Mapping[str, str],
     limit: int,
     window: Window | None,
@@ -243,7 +250,7 @@ def _token_page(
 
 
 def _numbered_page(
-    dataset: Dataset,
+    dataset: Listed,
     params: Mapping[str, str],
     per_page: int,
     window: Window | None,

@@ -30,6 +30,7 @@ class SandboxState:
                     resource, options, options.seed + ACCOUNT_SEED_STEP * (number - 1)
                 )
                 for resource in RESOURCES
+                if resource.lists is None  # a paging fixture lists another's records
             }
             for number in range(1, options.accounts + 1)
         }
