@@ -48,6 +48,8 @@ MART_INPUTS = {
     "fct_deletions": {"staging/deleted_records"},
     "fct_invoices": {"staging/billing__invoices"},
     "fct_invoice_lines": {"staging/billing__invoices__lines"},  # the lines inside each invoice
+    "fct_subscriptions": {"staging/billing__subscriptions", "staging/commerce__subscriptions"},
+    "subscription_mrr_monthly": {"marts/fct_subscriptions"},
 }
 
 

@@ -10,7 +10,7 @@ import shutil
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from payments_assets.checks.reconciliation import (
 from payments_assets.checks.role_fields import ROLE_FIELDS_PRESENT
 from payments_assets.checks.rules import Subject
 from payments_assets.resources import Warehouse, reporting_exports
+from payments_assets.sandbox import running_sandbox
 from payments_assets.specs import (
     PROVIDERS_DIR,
     ProviderSpecError,
@@ -39,6 +40,7 @@ from payments_assets.specs import (
     parse_provider,
 )
 
+from .conftest import SANDBOX_DEFAULTS
 from .marts_fixtures import ALL_DAYS, SandboxRecords, downstream_assets
 from .test_marts import major
 from .warehouse_fixtures import Loader, point_env_at, query
@@ -576,3 +578,186 @@ def test_roles_invoice_lines_add_up_to_every_invoice_the_api_totals(
         for provider, listed in (("ledger", invoices), ("billing", billed))
         for invoice in listed
     }
+
+
+# Subscriptions and monthly recurring revenue ---------------------------------------------------
+
+PER_MONTH = {"day": (365, 12), "week": (52, 12), "month": (1, 1), "year": (1, 12)}
+COUNTING = {"active", "past_due", "canceled"}  # common statuses whose MRR counts until the end
+
+
+@dataclass(frozen=True)
+class Subscribed:
+    """One subscription as its API states it, in the terms the MRR rules use."""
+
+    provider: str
+    currency: str
+    monthly_minor: int  # amount x quantity per month, rounded half up
+    counts: bool
+    start: datetime
+    end: datetime | None
+    last_change: datetime
+
+
+def _per_month(amount: int, quantity: int, interval: str) -> int:
+    num, den = PER_MONTH[interval]
+    return (2 * amount * quantity * num + den) // (2 * den)
+
+
+def _epoch(value: int) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+def _subscriptions_from_the_apis(sandbox: Any, records: SandboxRecords) -> list[Subscribed]:
+    found = []
+    billing = {"unpaid": "past_due"}
+    for s in records("billing/subscriptions"):
+        plan, status = s["plan"], billing.get(s["status"], s["status"])
+        updated = datetime.fromisoformat(s["updated_at"])
+        found.append(
+            Subscribed(
+                "billing",
+                plan["currency"],
+                _per_month(plan["amount"], s["quantity"], plan["interval"]),
+                status in COUNTING,
+                datetime.fromisoformat(s["created_at"]),
+                updated if status == "canceled" else None,  # no cancellation time: last update
+                updated,
+            )
+        )
+    for s in records("commerce/subscriptions"):
+        seen = _epoch(s["first_seen"])
+        status = "canceled" if s["status"] == "cancelled" else s["status"]
+        found.append(
+            Subscribed(
+                "commerce",
+                s["currency"],
+                _per_month(s["amount"], 1, "month"),
+                status in COUNTING,
+                seen,
+                seen if status == "canceled" else None,
+                seen,
+            )
+        )
+    for s in LedgerRecords(sandbox).listed("subscriptions"):
+        canceled = _epoch(s["canceled_at"]) if s["canceled_at"] else None
+        found.append(
+            Subscribed(
+                "ledger",
+                s["currency"].upper(),
+                _per_month(s["plan"]["amount"], 1, s["plan"]["interval"]),
+                s["status"] in COUNTING,
+                _epoch(s["created"]),
+                canceled,
+                max(_epoch(s["created"]), canceled or _epoch(s["created"])),
+            )
+        )
+    return found
+
+
+def _month_after(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def _expected_mrr(subscribed: list[Subscribed]) -> dict[tuple[str, str, str], tuple[Any, ...]]:
+    """(month, provider, currency) → (mrr, counting, new, new mrr, churned, churned mrr), from
+    the API's subscriptions: each counts at a month's end if its status counts, it started
+    before that instant and had not ended by it."""
+
+    def first_of(moment: datetime) -> date:
+        return date(moment.year, moment.month, 1)
+
+    last = max(first_of(max(s.start, s.end or s.start, s.last_change)) for s in subscribed)
+    sums: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0] * 6)
+    for s in subscribed:
+        month, previous, ever = first_of(s.start), None, False
+        while month <= last:
+            end_of_month = datetime.combine(_month_after(month), datetime.min.time(), UTC)
+            counting = (
+                s.counts and s.start < end_of_month and (s.end is None or s.end >= end_of_month)
+            )
+            mrr = s.monthly_minor if counting else 0
+            row = sums[(month.isoformat(), s.provider, s.currency)]
+            row[0] += mrr
+            row[1] += mrr > 0
+            if mrr > 0 and not ever:
+                row[2], row[3] = row[2] + 1, row[3] + mrr
+            if previous and mrr == 0:
+                row[4], row[5] = row[4] + 1, row[5] + previous
+            ever, previous, month = ever or mrr > 0, mrr, _month_after(month)
+    return {
+        key: (major(m, key[2]), n, new, major(new_mrr, key[2]), gone, major(gone_mrr, key[2]))
+        for key, (m, n, new, new_mrr, gone, gone_mrr) in sums.items()
+    }
+
+
+@dataclass(frozen=True)
+class TwoMonths:
+    """A sandbox over October and November 2026, its subscription marts built."""
+
+    sandbox: Any
+    database: Path
+
+
+@pytest.fixture(scope="module")
+def two_months(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoMonths]:
+    """Billing, commerce and the ledger (added from a folder) over two months, so subscriptions
+    made in one month and canceled in the next churn; staging and the subscription marts."""
+    folder = tmp_path_factory.mktemp("mrr")
+    team = folder / "team_providers"
+    team.mkdir()
+    shutil.copy(LEDGER_YAML, team / "ledger.yaml")
+    options = {**SANDBOX_DEFAULTS, "records": 150, "days": 61}
+    with (
+        running_sandbox(**options) as sandbox,
+        pytest.MonkeyPatch.context() as patch,
+        dg.DagsterInstance.ephemeral() as instance,
+    ):
+        database = point_env_at(patch, sandbox, folder)
+        patch.setenv("PAYMENTS_PROVIDERS_DIR", str(team))
+        providers = ["billing", "commerce", "ledger"]
+        specs = [spec for spec in load_providers() if spec.name in providers]
+        Loader(specs, instance).partition_range("2026-10-01", "2026-11-30", providers)
+        marts = [mart for mart in marts_for(specs) if "subscription" in mart.name]
+        staged = {key for mart in marts for key in mart.reads if key.path[0] == "staging"}
+        dg.materialize(
+            [*staging_assets(specs, "duckdb"), *mart_assets("duckdb", marts)],
+            selection=[*staged, *(mart.key for mart in marts)],
+            resources={"warehouse": Warehouse(duckdb_path=str(database))},
+            instance=instance,
+        )
+        yield TwoMonths(sandbox, database)
+
+
+def test_roles_subscription_mrr_by_month_equals_the_apis_subscriptions(
+    two_months: TwoMonths,
+) -> None:
+    """MRR at each month's end, new and churned subscriptions per month, provider and
+    currency, computed here from the subscription lists of billing (monthly and yearly plans
+    with quantities), commerce and the ledger (cancellations from its event feed)."""
+    subscribed = _subscriptions_from_the_apis(
+        two_months.sandbox, SandboxRecords(two_months.sandbox)
+    )
+    rows = query(
+        two_months.database,
+        "select cast(mrr_month as varchar), provider, currency, mrr, subscriptions, "
+        "new_subscriptions, new_mrr, churned_subscriptions, churned_mrr, "
+        "expansion_mrr + contraction_mrr + reactivated_mrr, "
+        "expansion_subscriptions + contraction_subscriptions + reactivated_subscriptions "
+        "from marts.subscription_mrr_monthly",
+    )
+    built = {(month, p, c): tuple(rest[:6]) for month, p, c, *rest in rows}
+    assert built == _expected_mrr(subscribed)
+    assert {tuple(row[9:]) for row in rows} == {(0, 0)}, (
+        "one state per subscription: no expansion, contraction or reactivation to see"
+    )
+    assert {month for month, _, _ in built} == {"2026-10-01", "2026-11-01"}
+    assert {provider for _, provider, _ in built} == {"billing", "commerce", "ledger"}
+    new = sum(row[2] for row in built.values())
+    churned = sum(row[4] for row in built.values())
+    assert new > 100 and churned > 0, (new, churned)  # seed 1: 180 new, 4 churned
+    previous: dict[tuple[str, str], Decimal] = {}
+    for (month, provider, currency), (mrr, _, _, new_mrr, _, churned_mrr) in sorted(built.items()):
+        before = previous.get((provider, currency), Decimal(0))
+        assert mrr == before + new_mrr - churned_mrr, (month, provider, currency)
+        previous[(provider, currency)] = mrr

@@ -18,6 +18,7 @@ from ..specs import ProviderSpec, load_providers
 from .fact_marts import FACT_MARTS
 from .invoice_marts import INVOICE_MARTS
 from .mart_spec import Mart
+from .subscription_marts import subscription_marts
 from .summary_marts import summary_marts
 from .table_facts import table_facts
 
@@ -25,7 +26,12 @@ from .table_facts import table_facts
 def marts_for(specs: Sequence[ProviderSpec]) -> tuple[Mart, ...]:
     """Every mart for these providers, in build order (a mart after the marts it reads)."""
     facts = tuple(build(specs) for build in FACT_MARTS)
-    return (*facts, *summary_marts(facts), *(build(specs) for build in INVOICE_MARTS))
+    return (
+        *facts,
+        *summary_marts(facts),
+        *(build(specs) for build in INVOICE_MARTS),
+        *subscription_marts(specs),
+    )
 
 
 def mart_assets(
