@@ -43,27 +43,29 @@ to search (C or RE2), so strings without one never reach the Python rule; valid 
 ASCII digits only, as card numbers are written (Python's digit class would take any script's)."""
 
 _HINT = re.compile(PAN_HINT)
-# Looser than PAN_HINT and several times faster to search in a whole serialised record (no
-# backtracking per digit): only records it flags are searched with PAN_HINT.
-_LOOSE_HINT = re.compile(rb"[0-9][0-9 .\-]{12,}")
 _HINT_IN_JSON = re.compile(PAN_HINT.encode())
+# Every PAN_HINT match is a stretch of 13 or more bytes that are digits or separators. One
+# `bytes.translate` (digits and separators to 0, every other byte to 1) and one substring find
+# of 13 zero bytes locate the first such stretch in a serialised record at C speed, several
+# times faster than a regex; most records have none, and PAN_HINT is searched from there on.
+_PAN_BYTES = bytes(0 if chr(byte) in "0123456789" + SEPARATORS else 1 for byte in range(256))
+_PAN_STRETCH = bytes(MIN_DIGITS)
 _RUN = re.compile(r"\+?[0-9]+(?:[ .\-][0-9]+)*")
 _DIGIT_GROUP = re.compile(r"[0-9]+")
 _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 _DIGITS_OR_MASK = frozenset("0123456789" + MASK)
 _SMALLEST = 10 ** (MIN_DIGITS - 1)
 _LARGEST = 10**MAX_DIGITS
+_DOUBLED = str.maketrans("0123456789", "0246813579")  # 2d, minus 9 when that is above 9
 
 
 def luhn_valid(digits: str) -> bool:
-    """The Luhn (mod 10) check of a string of digits."""
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if position % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
+    """The Luhn (mod 10) check of a string of ASCII digits.
+
+    Every second digit from the right is doubled (its digit sum: one digit again, `_DOUBLED`),
+    then all digits are summed as bytes: C loops, no Python loop per digit."""
+    kept, doubled = digits[-1::-2], digits[-2::-2].translate(_DOUBLED)
+    return (sum((kept + doubled).encode()) - 48 * len(digits)) % 10 == 0
 
 
 def may_hold_card_number(text: str) -> bool:
@@ -80,8 +82,11 @@ def card_number_spans(text: str) -> list[tuple[int, int]]:
     groups joined by one dot are a decimal number (`0.5409114360809326`): only its integer part
     can be a card, as for a number.
     """
-    if not may_hold_card_number(text):
-        return []
+    return _spans(text) if may_hold_card_number(text) else []
+
+
+def _spans(text: str) -> list[tuple[int, int]]:
+    """`card_number_spans` for text the pre-filter already flagged (it is not searched twice)."""
     spans = []
     for run in _RUN.finditer(text):
         groups = [(m.start() + run.start(), m.group()) for m in _DIGIT_GROUP.finditer(run.group())]
@@ -110,7 +115,12 @@ def find_card_numbers(text: str) -> list[str]:
 
 def mask_text(text: str) -> str:
     """`text` with every card number in it masked to first 6 / last 4; the rest untouched."""
-    spans = card_number_spans(text)
+    return _masked(text) if may_hold_card_number(text) else text
+
+
+def _masked(text: str) -> str:
+    """`mask_text` for text the pre-filter already flagged."""
+    spans = _spans(text)
     if not spans:
         return text
     chars = list(text)
@@ -166,11 +176,16 @@ def mask_card_numbers(item: Any, times: Collection[str] = ()) -> Any:
             serialised = orjson.dumps(item, default=str, option=_JSON_OPTIONS)
         except orjson.JSONEncodeError:
             serialised = None  # an integer beyond 64 bits, say: look at every value
-        if serialised is not None and not (
-            _LOOSE_HINT.search(serialised) and _HINT_IN_JSON.search(serialised)
-        ):
+        if serialised is not None and not serialised_may_hold_card_number(serialised):
             return item
     return _mask_nested(item, times)
+
+
+def serialised_may_hold_card_number(serialised: bytes) -> bool:
+    """The pre-filter over a whole serialised record: PAN_HINT, searched only from the first
+    stretch of 13 digits-or-separators on (no match can start before it)."""
+    start = serialised.translate(_PAN_BYTES).find(_PAN_STRETCH)
+    return start >= 0 and _HINT_IN_JSON.search(serialised, start) is not None
 
 
 def _mask_nested(item: Any, times: Collection[str] = ()) -> Any:
@@ -182,13 +197,13 @@ def _mask_nested(item: Any, times: Collection[str] = ()) -> Any:
                 _mask_nested(value)
             elif kind is str:
                 if len(value) >= MIN_DIGITS and _HINT.search(value):
-                    item[key] = mask_text(value)
+                    item[key] = _masked(value)
             elif _large_number(value) and key not in times:
                 item[key] = mask_value(value)
             if type(key) is str and len(key) >= MIN_DIGITS and _HINT.search(key):
                 renamed.append(key)
         for key in renamed:  # a PAN as a key would become a column name
-            item[mask_text(key)] = item.pop(key)
+            item[_masked(key)] = item.pop(key)
     elif isinstance(item, list):
         for index, value in enumerate(item):
             kind = type(value)
@@ -196,7 +211,7 @@ def _mask_nested(item: Any, times: Collection[str] = ()) -> Any:
                 _mask_nested(value)
             elif kind is str:
                 if len(value) >= MIN_DIGITS and _HINT.search(value):
-                    item[index] = mask_text(value)
+                    item[index] = _masked(value)
             elif _large_number(value):
                 item[index] = mask_value(value)
     else:
@@ -231,7 +246,7 @@ def mask_strings(array: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
     if not pc.any(candidates).as_py():
         return chunked
     flat, where = chunked.combine_chunks(), candidates.combine_chunks()
-    masked = [mask_text(value) for value in pc.filter(flat, where).to_pylist()]
+    masked = [_masked(value) for value in pc.filter(flat, where).to_pylist()]  # RE2 flagged them
     return pa.chunked_array([pc.replace_with_mask(flat, where, pa.array(masked, flat.type))])
 
 
