@@ -50,6 +50,7 @@ MART_INPUTS = {
     "fct_invoice_lines": {"staging/billing__invoices__lines"},  # the lines inside each invoice
     "fct_subscriptions": {"staging/billing__subscriptions", "staging/commerce__subscriptions"},
     "subscription_mrr_monthly": {"marts/fct_subscriptions"},
+    "fct_balance_transactions": set(),  # no shipped provider reports its balance movements
 }
 
 

@@ -25,9 +25,12 @@ from payments_assets.assets.staging import staging_assets
 from payments_assets.checks import build_quality_checks
 from payments_assets.checks.reconciliation import (
     MATCHES_STAGING,
+    SETTLES_BALANCE_MOVEMENTS,
     build_reconciliation_checks,
     one_row_per_grain,
+    payouts_settle_balance_movements,
     reconcile,
+    settling_providers,
 )
 from payments_assets.checks.role_fields import ROLE_FIELDS_PRESENT
 from payments_assets.checks.rules import Subject
@@ -761,3 +764,147 @@ def test_roles_subscription_mrr_by_month_equals_the_apis_subscriptions(
         before = previous.get((provider, currency), Decimal(0))
         assert mrr == before + new_mrr - churned_mrr, (month, provider, currency)
         previous[(provider, currency)] = mrr
+
+
+# Balance transactions and the payouts that settle them ------------------------------------------
+
+PROCESSOR = """
+description: A held-out processor that reports its balance transactions and payouts.
+partitions: {start: "2026-10-01"}
+client:
+  base_url: "http://127.0.0.1:9"
+  auth: {type: bearer, token: {env: PAYMENTS_PROCESSOR_TOKEN}}
+resource_defaults:
+  primary_key: id
+  write_disposition: merge
+  endpoint: {data_selector: data, paginator: {type: single_page}}
+resources:
+  - name: payouts
+    endpoint: {path: /payouts}
+    statuses: {paid: succeeded, failed: failed}
+    roles:
+      payouts: {id: id, amount: amount, currency: currency, status: status, occurred_at: created}
+  - name: balance_transactions
+    endpoint: {path: /balance_transactions}
+    roles:
+      balance_transactions:
+        {id: id, type: type, amount: amount, fee: fee, net: net, currency: currency,
+         source: source, payout: payout, occurred_at: created}
+"""
+
+
+def _write_processor(database: Path, sandbox: Any) -> list[tuple[Any, ...]]:
+    """The processor's raw tables, made of the ledger's charges and refunds over HTTP: a
+    movement per succeeded charge (net of a 2.9% + 30 fee) and per refund (negative), settled
+    by one payout per currency and ISO week, whose own movement (type payout) is negative.
+    Returns the movements (id, type, amount, fee, net, currency, source, payout, created)."""
+    ledger = LedgerRecords(sandbox)
+    moves = []
+    for c in ledger.listed("charges"):
+        if c["status"] == "succeeded":
+            fee = c["amount"] * 29 // 1000 + 30
+            moves.append(["txn_" + c["id"], "charge", c["amount"], fee, c["amount"] - fee, c])
+    for r in ledger.listed("refunds"):
+        moves.append(["txn_" + r["id"], "refund", -r["amount"], 0, -r["amount"], r])
+    movements, payouts = [], defaultdict(int)
+    for txn, kind, amount, fee, net, record in moves:
+        created = _epoch(record["created"])
+        payout = f"po_{record['currency']}_{created.isocalendar().week}"
+        payouts[(payout, record["currency"].upper())] += net
+        source = record["id"]
+        movements.append(
+            (txn, kind, amount, fee, net, record["currency"].upper(), source, payout, created)
+        )
+    paid_at = datetime(2026, 11, 2, tzinfo=UTC)
+    for (payout, currency), total in payouts.items():
+        movements.append(
+            ("txn_" + payout, "payout", -total, 0, -total, currency, payout, payout, paid_at)
+        )
+    with duckdb.connect(str(database)) as connection:
+        connection.execute("create schema processor")
+        connection.execute(
+            "create table processor.payouts (id varchar, amount bigint, currency varchar, "
+            "status varchar, created timestamptz, _dlt_load_id varchar, _dlt_id varchar)"
+        )
+        connection.executemany(
+            "insert into processor.payouts values (?, ?, ?, 'paid', ?, '1', ?)",
+            [(p, total, cur, paid_at, p) for (p, cur), total in payouts.items()],
+        )
+        connection.execute(
+            "create table processor.balance_transactions (id varchar, type varchar, "
+            "amount bigint, fee bigint, net bigint, currency varchar, source varchar, "
+            "payout varchar, created timestamptz, _dlt_load_id varchar, _dlt_id varchar)"
+        )
+        connection.executemany(
+            "insert into processor.balance_transactions values (?, ?, ?, ?, ?, ?, ?, ?, ?, '1', ?)",
+            [(*move, move[0]) for move in movements],
+        )
+    return movements
+
+
+def test_reconciliation_roles_payouts_settle_the_balance_movements_they_name(
+    with_ledger: WithLedger, sandbox: Any, tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    """No sandbox provider serves balance transactions: a held-out processor's raw tables are
+    written from the ledger's charges and refunds. fct_balance_transactions holds every
+    movement to the cent, each payout equals the net of the movements it settles, and a
+    movement off by a cent fails the check naming the payout."""
+    database = tmp_path / "settled.duckdb"
+    shutil.copy(with_ledger.database, database)
+    movements = _write_processor(database, sandbox)
+    folder = tmp_path / "providers"
+    folder.mkdir()
+    (folder / "processor.yaml").write_text(PROCESSOR)
+    specs = [*load_providers(), *load_providers(folder)]
+    marts = {mart.name: mart for mart in marts_for(specs)}
+    dg.materialize(
+        [*staging_assets(specs, "duckdb"), *mart_assets("duckdb", list(marts.values()))],
+        resources={"warehouse": Warehouse(duckdb_path=str(database))},
+        instance=instance,
+    )
+    rows = query(
+        database,
+        "select balance_transaction_id, type, amount, fee_amount, net_amount, currency, "
+        "source_key, payout_id from marts.fct_balance_transactions where provider = 'processor'",
+    )
+    assert {txn: tuple(rest) for txn, *rest in rows} == {
+        txn: (
+            kind,
+            major(amount, cur),
+            major(fee, cur),
+            major(net, cur),
+            cur,
+            f"processor:{source}",
+            payout,
+        )
+        for txn, kind, amount, fee, net, cur, source, payout, _ in movements
+    }
+    assert settling_providers(list(marts.values())) == ["processor"]
+    assert settling_providers(marts_for(load_providers())) == []
+    checks = build_reconciliation_checks(list(marts.values()))[0].check_specs
+    assert any(spec.name == SETTLES_BALANCE_MOVEMENTS for spec in checks)
+    with Warehouse(duckdb_path=str(database)).session() as session:
+        settled = payouts_settle_balance_movements(session, marts["fct_payouts"], ["processor"])
+        assert reconcile(session, marts["fct_balance_transactions"]).passed
+    payouts = {payout for *_, payout, _ in movements}
+    assert settled.passed, settled.description
+    assert (
+        settled.description
+        == f"{len(payouts)} payouts equal the net of the balance movements they settle"
+    )
+    with duckdb.connect(str(database)) as connection:
+        connection.execute(
+            "update marts.fct_balance_transactions set net_amount = net_amount - 0.01 "
+            "where balance_transaction_id = (select min(balance_transaction_id) from "
+            "marts.fct_balance_transactions where provider = 'processor' and type = 'charge')"
+        )
+        [(payout,)] = connection.execute(
+            "select payout_id from marts.fct_balance_transactions where balance_transaction_id "
+            "= (select min(balance_transaction_id) from marts.fct_balance_transactions "
+            "where provider = 'processor' and type = 'charge')"
+        ).fetchall()
+    with Warehouse(duckdb_path=str(database)).session() as session:
+        broken = payouts_settle_balance_movements(session, marts["fct_payouts"], ["processor"])
+    assert not broken.passed
+    assert broken.description.startswith(f"1 of {len(payouts)} payouts differ")
+    assert f"processor/{payout}: paid" in broken.description

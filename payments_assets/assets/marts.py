@@ -15,6 +15,7 @@ from ..layers import MARTS as MARTS_SCHEMA
 from ..layers import layer_tags
 from ..resources import Warehouse
 from ..specs import ProviderSpec, load_providers
+from .balance_marts import fct_balance_transactions
 from .fact_marts import FACT_MARTS
 from .invoice_marts import INVOICE_MARTS
 from .mart_spec import Mart
@@ -31,6 +32,7 @@ def marts_for(specs: Sequence[ProviderSpec]) -> tuple[Mart, ...]:
         *summary_marts(facts),
         *(build(specs) for build in INVOICE_MARTS),
         *subscription_marts(specs),
+        fct_balance_transactions(specs),
     )
 
 

@@ -5,6 +5,9 @@ amount sum as that resource's staging table (after the role's `when`, with the r
 join that drops or doubles rows, or a mapping that reads the wrong column, shows here first.
 Every mart also keeps one row per grain. Both checks block: a mart that does not reconcile must
 not reach the exports.
+
+Where balance transactions name their payouts, each payout is held to the net of the movements
+it settles (a warning: a payout's movements may land in a later window than the payout).
 """
 
 from collections.abc import Iterator, Sequence
@@ -20,6 +23,7 @@ from ..warehouse_sql import WarehouseSession, quote
 
 MATCHES_STAGING = "matches_staging"
 ONE_ROW_PER_GRAIN = "one_row_per_grain"
+SETTLES_BALANCE_MOVEMENTS = "settles_balance_movements"
 
 
 def _staging_figures(session: WarehouseSession, feed: Feed, mart: Mart) -> tuple[int, Decimal]:
@@ -80,10 +84,75 @@ def one_row_per_grain(session: WarehouseSession, mart: Mart) -> dg.AssetCheckRes
     )
 
 
+BALANCE_MART, PAYOUTS_MART = "fct_balance_transactions", "fct_payouts"
+
+
+def settling_providers(marts: Sequence[Mart]) -> list[str]:
+    """Providers whose balance transactions name the payout that settled them."""
+    return sorted(
+        {
+            feed.provider
+            for mart in marts
+            if mart.name == BALANCE_MART
+            for feed in mart.feeds
+            if feed.maps("payout")
+        }
+    )
+
+
+def payouts_settle_balance_movements(
+    session: WarehouseSession, payouts: Mart, providers: Sequence[str]
+) -> dg.AssetCheckResult:
+    """Each payout (not failed or canceled) of `providers` against the balance movements it
+    settles: its amount must equal the sum of `net_amount` of the balance transactions naming
+    it, in its currency (the payout's own movement, type `payout`, left out)."""
+    listed = ", ".join("?" for _ in providers)
+    rows = session.rows(
+        f"""
+SELECT p."provider", p."payout_id", p."currency", p."amount", m."settled", m."movements"
+FROM {mart_ref(payouts.name)} AS p
+LEFT JOIN (
+  SELECT "provider", "account", "payout_id", "currency", SUM("net_amount") AS "settled",
+    COUNT(*) AS "movements"
+  FROM {mart_ref(BALANCE_MART)}
+  WHERE "payout_id" IS NOT NULL AND COALESCE("type", '') <> 'payout'
+  GROUP BY "provider", "account", "payout_id", "currency"
+) AS m ON m."provider" = p."provider" AND m."account" = p."account"
+  AND m."payout_id" = p."payout_id" AND m."currency" = p."currency"
+WHERE p."provider" IN ({listed}) AND COALESCE(p."status", '') NOT IN ('failed', 'canceled')
+ORDER BY p."provider", p."payout_id"
+""",
+        tuple(providers),
+    )
+    unsettled = [
+        f"{provider}/{payout}: paid {amount} {currency}, movements "
+        + (f"{settled} ({movements})" if settled is not None else "none")
+        for provider, payout, currency, amount, settled, movements in rows
+        if settled is None or Decimal(settled) != Decimal(amount)
+    ]
+    return dg.AssetCheckResult(
+        asset_key=payouts.key,
+        check_name=SETTLES_BALANCE_MOVEMENTS,
+        passed=not unsettled,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"{len(unsettled)} of {len(rows)} payouts differ from the balance movements they "
+            f"settle: {'; '.join(unsettled[:10])}"
+            if unsettled
+            else f"{len(rows)} payouts equal the net of the balance movements they settle"
+        ),
+        metadata={"unsettled_payouts": dg.MetadataValue.int(len(unsettled))},
+    )
+
+
 def build_reconciliation_checks(
     marts: Sequence[Mart],
 ) -> list[dg.AssetChecksDefinition]:
-    """Both checks on every mart (staging only on those built from roles), in one op."""
+    """Both checks on every mart (staging only on those built from roles), and payouts against
+    the balance movements they settle where a provider's balance transactions name payouts,
+    in one op."""
+    settling = settling_providers(marts)
+    by_name = {mart.name: mart for mart in marts}
     specs = [
         dg.AssetCheckSpec(
             ONE_ROW_PER_GRAIN,
@@ -102,6 +171,18 @@ def build_reconciliation_checks(
         for mart in marts
         if mart.feeds
     ]
+    if settling and PAYOUTS_MART in by_name:
+        specs.append(
+            dg.AssetCheckSpec(
+                SETTLES_BALANCE_MOVEMENTS,
+                asset=by_name[PAYOUTS_MART].key,
+                additional_deps=[by_name[BALANCE_MART].key],
+                description=(
+                    "Each payout equals the net of the balance transactions it settles "
+                    f"({', '.join(settling)})."
+                ),
+            )
+        )
     by_key = {mart.key: mart for mart in marts}
 
     @dg.multi_asset_check(
@@ -118,6 +199,8 @@ def build_reconciliation_checks(
                 mart = by_key[key.asset_key]
                 if key.name == MATCHES_STAGING:
                     yield reconcile(session, mart)
+                elif key.name == SETTLES_BALANCE_MOVEMENTS:
+                    yield payouts_settle_balance_movements(session, mart, settling)
                 else:
                     yield one_row_per_grain(session, mart)
 
