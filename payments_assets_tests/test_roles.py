@@ -908,3 +908,47 @@ def test_reconciliation_roles_payouts_settle_the_balance_movements_they_name(
     assert not broken.passed
     assert broken.description.startswith(f"1 of {len(payouts)} payouts differ")
     assert f"processor/{payout}: paid" in broken.description
+
+
+def test_roles_line_field_the_items_lack_fails_the_raw_check_naming_the_list(
+    with_ledger: WithLedger, tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    text = (PROVIDERS_DIR / "billing.yaml").read_text()
+    right = parse_provider(text, file="billing.yaml", name="billing")
+    misnamed = parse_provider(
+        text.replace("{list: lines, amount: amount,", "{list: lines, amount: amt,"),
+        file="billing.yaml",
+        name="billing",
+    )
+    with Warehouse(duckdb_path=str(with_ledger.database)).session() as session:
+        wrong = ROLE_FIELDS_PRESENT.judge(
+            Subject(misnamed.view("invoices"), "billing", session, instance)
+        )
+        fine = ROLE_FIELDS_PRESENT.judge(
+            Subject(right.view("invoices"), "billing", session, instance)
+        )
+    assert not wrong.passed
+    assert wrong.description.startswith(
+        "billing resources[invoices]: roles.invoice_lines.amount (lines.amt): no such column"
+    )
+    assert fine.passed and fine.description.startswith("5 required role field(s)")
+
+
+def test_reconciliation_fails_on_invoice_lines_that_lost_a_line(
+    with_ledger: WithLedger, tmp_path: Path
+) -> None:
+    database = tmp_path / "lines.duckdb"
+    shutil.copy(with_ledger.database, database)
+    specs = load_providers(environ={"PAYMENTS_PROVIDERS_DIR": str(LEDGER_YAML.parent)})
+    marts = {mart.name: mart for mart in marts_for(specs)}
+    with Warehouse(duckdb_path=str(database)).session() as session:
+        assert reconcile(session, marts["fct_invoice_lines"]).passed
+    with duckdb.connect(str(database)) as connection:
+        connection.execute(
+            "delete from marts.fct_invoice_lines where line_key = (select min(line_key) "
+            "from marts.fct_invoice_lines where provider = 'ledger')"
+        )
+    with Warehouse(duckdb_path=str(database)).session() as session:
+        lost = reconcile(session, marts["fct_invoice_lines"])
+    assert not lost.passed
+    assert (lost.description or "").startswith("ledger/invoices.lines: staging ")

@@ -35,11 +35,6 @@ PARENT_ID, PARENT_CURRENCY, POSITION = "_parent_id", "_parent_currency", "_posit
 DLT_ID, DLT_PARENT_ID, DLT_LIST_INDEX = "_dlt_id", "_dlt_parent_id", "_dlt_list_idx"
 
 
-def child_table(view: ResourceView, nested: str) -> str:
-    """dlt's table of the list's items (`invoices__lines`)."""
-    return f"{view.table}__{column_name(nested)}"
-
-
 def staged_list_spec(view: ResourceView, nested: str, destination_kind: str) -> dg.AssetSpec:
     """Its record's staging spec (group, kinds, owners, tags) with the list's key and tables."""
     return staging_spec(view, destination_kind).replace_attributes(
@@ -47,13 +42,13 @@ def staged_list_spec(view: ResourceView, nested: str, destination_kind: str) -> 
         deps=[raw_key(view)],
         description=(
             f"The items of `{nested}` in each {view.provider} {view.name} record, staged from "
-            f"raw `{view.provider}.{child_table(view, nested)}` joined to the newest version "
+            f"raw `{view.provider}.{view.list_table(nested)}` joined to the newest version "
             f"of its record: one row per item, with the record's id (`{PARENT_ID}`), currency "
             f"(`{PARENT_CURRENCY}`) and account, and the item's position (`{POSITION}`)."
         ),
         metadata={
             "dagster/table_name": f"{STAGING}.{staged_list_table(view, nested)}",
-            "source_table": f"{', '.join(view.dataset_names)}.{child_table(view, nested)}",
+            "source_table": f"{', '.join(view.dataset_names)}.{view.list_table(nested)}",
             "primary_key": f"{PARENT_ID}, {POSITION}",
         },
     )
@@ -146,8 +141,8 @@ def build_list_table(
     if not parent_columns:
         parent_columns = {**declared_columns(view), DLT_ID: "VARCHAR"}
         parent = f"{_typed_empty(parent_columns)} AS nothing_yet"
-    child_columns = session.columns(schema, child_table(view, nested))
-    child = table_ref(schema, child_table(view, nested))
+    child_columns = session.columns(schema, view.list_table(nested))
+    child = table_ref(schema, view.list_table(nested))
     if not child_columns:
         child_columns = {DLT_PARENT_ID: "VARCHAR", DLT_LIST_INDEX: "BIGINT"}
         child = _typed_empty(child_columns)

@@ -12,26 +12,41 @@ import dagster as dg
 
 from ..specs import column_name
 from ..specs.roles import ROLES, mapped_fields
-from ..warehouse_sql import quote
+from ..warehouse_sql import quote, table_ref
 from .rules import Finding, Rule, Subject, listing
 
 
-def _judge(subject: Subject) -> Finding:
+def _problems(subject: Subject, nested: str | None) -> tuple[int, list[str]]:
+    """(required fields, problems) of the record itself or of the items of `nested` (dlt's child
+    table; a list no record has an item in yet is not judged)."""
     view = subject.view
+    table = view.table if nested is None else view.list_table(nested)
+    if nested is not None and table not in subject.columns:
+        return 0, []
+    columns = subject.columns.get(table, {})
+    inside = f"{nested}." if nested else ""
     required = {
-        f"roles.{role}.{name} ({path})": column_name(path)
-        for role, _, name, path in mapped_fields(view.roles)
+        f"roles.{role}.{name} ({inside}{path})": column_name(path)
+        for role, _, name, path in mapped_fields(view.roles, nested)
         if ROLES[role][name].required
     }
-    absent = [key for key, column in required.items() if column not in subject.main_columns]
+    absent = [key for key, column in required.items() if column not in columns]
     present = {key: column for key, column in required.items() if key not in absent}
     empty: list[str] = []
     if present:
         counts = ", ".join(f"count({quote(column)})" for column in present.values())
-        [(rows, *filled)] = subject.rows(f"select count(*), {counts} from {subject.ref}")
+        [(rows, *filled)] = subject.rows(
+            f"select count(*), {counts} from {table_ref(subject.dataset, table)}"
+        )
         empty = [key for key, n in zip(present, filled, strict=True) if rows and not n]
     problems = [f"{key}: no such column" for key in absent]
-    problems += [f"{key}: no value in any row" for key in empty]
+    return len(required), problems + [f"{key}: no value in any row" for key in empty]
+
+
+def _judge(subject: Subject) -> Finding:
+    view = subject.view
+    judged = [_problems(subject, nested) for nested in (None, *view.role_lists)]
+    problems = [problem for _, found in judged for problem in found]
     if problems:
         return Finding(
             False,
@@ -39,7 +54,7 @@ def _judge(subject: Subject) -> Finding:
             "to the field the API sends",
             {"role_fields": dg.MetadataValue.json(problems)},
         )
-    return Finding(True, f"{len(required)} required role field(s) present with values")
+    return Finding(True, f"{sum(n for n, _ in judged)} required role field(s) present with values")
 
 
 ROLE_FIELDS_PRESENT = Rule(

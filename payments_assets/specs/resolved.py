@@ -174,6 +174,10 @@ class ResourceView:
         """The nested lists roles read (an invoice's lines): each is staged as a table."""
         return tuple(dict.fromkeys(spec.list for spec in self.roles.values() if spec.list))
 
+    def list_table(self, nested: str) -> str:
+        """dlt's child table of the items of a nested list (`invoices__lines`)."""
+        return f"{self.table}__{column_name(nested)}"
+
     def role_columns_of(self, nested: str | None) -> dict[str, str]:
         """Column → type of every field a role reads from the items of `nested` (None: from
         the record itself)."""
