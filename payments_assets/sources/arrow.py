@@ -18,7 +18,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.common.normalizers.naming.snake_case import NamingConvention
+from dlt.common.normalizers.utils import generate_dlt_ids
 from dlt.common.schema.detections import is_iso_timestamp
+from dlt.common.schema.utils import dlt_id_column, dlt_load_id_column
 from dlt.extract.resource import DltResource
 
 from ..card_numbers import mask_strings, mask_text, numbers_hold_card_number, record_masker
@@ -47,11 +49,9 @@ _PY_TYPES: dict[type, pa.DataType] = {
     bool: pa.bool_(),
 }
 # What the dict path's root rows carry, declared so a load that mixes both kinds of item (a child
-# table from dict rows under Arrow rows) links and merges them exactly.
-_DLT_COLUMNS = {
-    DLT_ID: {"data_type": "text", "nullable": False, "unique": True, "row_key": True},
-    DLT_LOAD_ID: {"data_type": "text", "nullable": False},
-}
+# table from dict rows under Arrow rows) links and merges them exactly: dlt's own definitions,
+# which its normalizer gives these columns too.
+_DLT_COLUMNS = {DLT_LOAD_ID: dlt_load_id_column(), DLT_ID: dlt_id_column()}
 _NAMING = NamingConvention()
 
 
@@ -242,9 +242,15 @@ class ArrowPages:
             raise _NeedsDicts
         return kind
 
-    def typed_cursor(self, item: Any, meta: Any = None) -> Any:
+    def after_incremental(self, item: Any, meta: Any = None) -> Any:
+        """A table dlt's incremental filter has seen: row ids added, the cursor typed."""
+        if not isinstance(item, pa.Table):
+            return item
+        return self.typed_cursor(with_row_ids(item))
+
+    def typed_cursor(self, item: pa.Table) -> pa.Table:
         """Casts the cursor column to its type once dlt's incremental filter has seen it."""
-        if not isinstance(item, pa.Table) or self.cursor not in item.column_names:
+        if self.cursor not in item.column_names:
             return item
         target = self.types.get(self.cursor)
         column = item.column(self.cursor)
@@ -258,6 +264,24 @@ class ArrowPages:
             ) from None
         index = item.column_names.index(self.cursor)
         return item.set_column(index, pa.field(self.cursor, target), typed)
+
+
+def with_row_ids(table: pa.Table) -> pa.Table:
+    """`table` with dlt's `_dlt_id` column: random ids from dlt's own generator, as its parquet
+    normalizer would add them (`normalize.parquet_normalizer.add_dlt_id`, off in
+    `pipelines.RUN_SETTINGS`), so dlt imports the extracted file instead of rewriting it. Added
+    after dlt's incremental step, whose row hashes must not see random values.
+
+    `_dlt_load_id` goes in first, empty: dlt's extract fills it in place (`add_dlt_load_id`), so
+    the columns keep the order the normalizer gave them (`..., _dlt_load_id, _dlt_id`)."""
+    if DLT_ID in table.column_names:
+        return table
+    if DLT_LOAD_ID not in table.column_names:
+        table = table.append_column(
+            pa.field(DLT_LOAD_ID, pa.string()), pa.nulls(table.num_rows, pa.string())
+        )
+    ids = pa.array(generate_dlt_ids(table.num_rows), pa.string())
+    return table.append_column(pa.field(DLT_ID, pa.string(), nullable=False), ids)
 
 
 def _flatten(name: str, array: pa.ChunkedArray) -> Iterator[tuple[str, pa.ChunkedArray]]:
@@ -333,7 +357,7 @@ def load_pages_as_arrow(
     pages = ArrowPages(view, constants, notes, loaded_at)
     replace_pages(dlt_resource, pages.tables)
     dlt_resource.apply_hints(columns=_dlt_columns())
-    dlt_resource.add_step(AfterIncremental(pages.typed_cursor))
+    dlt_resource.add_step(AfterIncremental(pages.after_incremental))
     return True
 
 
