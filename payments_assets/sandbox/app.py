@@ -18,6 +18,7 @@ from payments_assets.sandbox.catalog import RESOURCES
 from payments_assets.sandbox.control import control_routes
 from payments_assets.sandbox.nested_lists import nested_list_routes
 from payments_assets.sandbox.options import SandboxOptions
+from payments_assets.sandbox.payout_items import payout_item_routes
 from payments_assets.sandbox.responses import FastJSONResponse
 from payments_assets.sandbox.state import SandboxState
 
@@ -37,6 +38,7 @@ def create_app(options: SandboxOptions | None = None) -> Starlette:
     routes = [Route(TOKEN_PATH, token_endpoint(state), methods=["POST"])]
     routes += [Route(r.path, list_endpoint(state, r), methods=["GET"]) for r in RESOURCES]
     routes += nested_list_routes(state)
+    routes += payout_item_routes(state)
     routes += control_routes(state)
 
     @asynccontextmanager

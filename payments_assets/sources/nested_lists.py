@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.rest_api.config_setup import create_paginator
 
 from ..never_land import never_land_keeper
 from ..specs import EndpointSpec, ResourceView, endpoint_params, paginator_config
@@ -50,7 +51,8 @@ class ListWalker:
         yield from self.client.paginate(
             path,
             params={**self.page_params, **(params or {})},
-            paginator=dlt_paginator(paginator_config(self.view.paginator)),  # type: ignore[arg-type]
+            # RESTClient takes paginator instances only (rest_api's config also takes dicts).
+            paginator=create_paginator(dlt_paginator(paginator_config(self.view.paginator))),  # type: ignore[arg-type]
             data_selector=data_selector,
             hooks={"response": [checker]},
         )
