@@ -4,6 +4,7 @@ the Arrow page path lands what dlt's dict path lands, and a cursor that never en
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 import time
@@ -40,6 +41,22 @@ def test_sources_specs_and_pipelines_import_no_dagster():
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[]"
+
+
+def test_a_pipeline_run_freezes_the_heap_only_while_it_runs(tmp_path):
+    """The collector skips the objects alive before a load while it runs, and only then: a heap
+    left frozen after the load would never free its cyclic garbage in a long-lived process."""
+    before = gc.get_freeze_count()
+    destination = duckdb_destination(tmp_path / "w.duckdb")
+    with run_pipeline("billing", destination, "billing", tmp_path / "dlt"):
+        assert gc.get_freeze_count() > before
+    assert gc.get_freeze_count() == before
+    with (
+        pytest.raises(RuntimeError, match="load failed"),
+        run_pipeline("billing", destination, "billing", tmp_path / "dlt"),
+    ):
+        raise RuntimeError("load failed")
+    assert gc.get_freeze_count() == before
 
 
 def _tables_of(database: Path) -> dict[str, tuple[list[tuple], list[tuple]]]:
