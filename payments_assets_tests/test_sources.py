@@ -14,7 +14,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from payments_assets.pipelines import duckdb_destination, run_pipeline
+from payments_assets.pipelines import (
+    YOUNG_OBJECTS_PER_COLLECTION,
+    duckdb_destination,
+    run_pipeline,
+)
 from payments_assets.sources import Window, build_source, connection_from_environ
 from payments_assets.sources.rate_limit import RequestBudget
 from payments_assets.specs import ProviderSpec, load_providers
@@ -43,20 +47,26 @@ def test_sources_specs_and_pipelines_import_no_dagster():
     assert result.stdout.strip() == "[]"
 
 
-def test_a_pipeline_run_freezes_the_heap_only_while_it_runs(tmp_path):
-    """The collector skips the objects alive before a load while it runs, and only then: a heap
-    left frozen after the load would never free its cyclic garbage in a long-lived process."""
+def test_a_pipeline_run_tunes_the_collector_only_while_it_runs(tmp_path):
+    """The collector skips the objects alive before a load and collects young objects less often
+    while it runs, and only then: a heap left frozen after the load would never free its cyclic
+    garbage in a long-lived process, and the process's own thresholds are its owner's choice."""
     before = gc.get_freeze_count()
+    thresholds = gc.get_threshold()
     destination = duckdb_destination(tmp_path / "w.duckdb")
     with run_pipeline("billing", destination, "billing", tmp_path / "dlt"):
         assert gc.get_freeze_count() > before
+        assert gc.get_threshold()[0] >= YOUNG_OBJECTS_PER_COLLECTION
+        assert gc.get_threshold()[1:] == thresholds[1:]
     assert gc.get_freeze_count() == before
+    assert gc.get_threshold() == thresholds
     with (
         pytest.raises(RuntimeError, match="load failed"),
         run_pipeline("billing", destination, "billing", tmp_path / "dlt"),
     ):
         raise RuntimeError("load failed")
     assert gc.get_freeze_count() == before
+    assert gc.get_threshold() == thresholds
 
 
 def _tables_of(database: Path) -> dict[str, tuple[list[tuple], list[tuple]]]:
