@@ -5,7 +5,9 @@ samples of it sorted into stages.
 load: wall and process CPU, all threads) inside the Dagster run; what is left of the run is
 Dagster's (run and step events, per-partition materializations, metadata, the warehouse
 sessions of the asset body). The child's CPU before the run (imports, definitions) and after
-it (the interpreter's exit) comes from its rusage.
+it (the interpreter's exit) comes from its rusage. Python's cyclic collector is timed across all
+stages (`gc.callbacks`), and the sandbox's CPU serving the run is read from /proc: it runs on
+the same two cores, so it is part of what a load costs the machine here.
 
 Without `--timers`, py-spy (a measuring tool, not a project dependency: `pip install py-spy`
 into the venv) samples the loading process `--rate` times a second; with `--gil` (the default
@@ -109,6 +111,7 @@ TIMED_STEPS = ("build_source", "extract", "normalize", "load")
 def timed_child(folder: Path) -> None:
     """(a) with dlt's steps timed; prints one JSON line of (wall, CPU) seconds per step."""
     import functools
+    import gc
     import time
 
     import ingest_paths
@@ -117,6 +120,14 @@ def timed_child(folder: Path) -> None:
     from payments_assets.sources import build
 
     steps: dict[str, list[float]] = {name: [0.0, 0.0] for name in TIMED_STEPS}
+    collector = {"seconds": 0.0, "passes": 0, "started": 0.0}
+
+    def on_collection(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collector["started"] = time.perf_counter()
+        else:
+            collector["seconds"] += time.perf_counter() - collector["started"]
+            collector["passes"] += 1
 
     def timed(owner: Any, name: str) -> None:
         original = getattr(owner, name)
@@ -138,19 +149,38 @@ def timed_child(folder: Path) -> None:
     load = ingest_paths.run_dagster("billing", folder / "warehouse.duckdb", folder / "dlt")
     before = time.process_time()
     wall, cpu = time.perf_counter(), time.process_time()
+    gc.callbacks.append(on_collection)
     load()
+    gc.callbacks.remove(on_collection)
     run = [time.perf_counter() - wall, time.process_time() - cpu]
-    harness.emit({"seconds": run[0], "run": run, "before": before, "steps": steps})
+    harness.emit(
+        {
+            "seconds": run[0],
+            "run": run,
+            "before": before,
+            "steps": steps,
+            "collector": [collector["seconds"], collector["passes"]],
+        }
+    )
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU a live process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def timers(records: int, repeat: int) -> None:
     """Medians over `repeat` children of each step's wall and CPU seconds."""
     rows: dict[str, list[tuple[float, float]]] = collections.defaultdict(list)
+    passes: list[int] = []
     with harness.sandbox(records) as sandbox:
         for _ in range(repeat):
+            served = process_cpu_seconds(sandbox.process.pid)
             with tempfile.TemporaryDirectory() as folder:
                 argv = [__file__, "--child", folder]
                 child = harness.run_child(argv, sandbox.env)
+            served = process_cpu_seconds(sandbox.process.pid) - served
             report = child.report
             run_wall, run_cpu = report["run"]
             steps = {name: tuple(report["steps"][name]) for name in TIMED_STEPS}
@@ -167,13 +197,17 @@ def timers(records: int, repeat: int) -> None:
                 (0.0, child.cpu_seconds - report["before"] - run_cpu)
             )
             rows["(a)'s run, whole"].append((run_wall, run_cpu))
+            rows["  of which the cyclic collector"].append((report["collector"][0], 0.0))
+            passes.append(report["collector"][1])
             rows["client process, whole"].append((0.0, child.cpu_seconds))
+            rows["the sandbox serving it (own process)"].append((0.0, served))
     print(f"(a), N = {records}: medians of {repeat} runs, load average {os.getloadavg()[0]:.2f}")
     print(f"{'stage':<40} {'wall s':>7} {'CPU s':>7}")
     for name, values in rows.items():
         wall = harness.median([w for w, _ in values])
         cpu = harness.median([c for _, c in values])
         print(f"{name:<40} {wall:>7.2f} {cpu:>7.2f}")
+    print(f"collector passes during the run (median): {harness.median(passes):.0f}")
 
 
 def main() -> None:
