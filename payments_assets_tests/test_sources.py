@@ -69,6 +69,20 @@ def test_a_pipeline_run_tunes_the_collector_only_while_it_runs(tmp_path):
     assert gc.get_threshold() == thresholds
 
 
+def test_a_pipeline_run_leaves_automatic_collection_off_where_the_process_switched_it_off(
+    tmp_path,
+):
+    thresholds = gc.get_threshold()
+    gc.set_threshold(0, *thresholds[1:])
+    try:
+        destination = duckdb_destination(tmp_path / "w.duckdb")
+        with run_pipeline("billing", destination, "billing", tmp_path / "dlt"):
+            assert gc.get_threshold()[0] == 0
+        assert gc.get_threshold() == (0, *thresholds[1:])
+    finally:
+        gc.set_threshold(*thresholds)
+
+
 def _tables_of(database: Path) -> dict[str, tuple[list[tuple], list[tuple]]]:
     """Every table's column types and rows, without dlt's row ids and load ids."""
     found = {}
