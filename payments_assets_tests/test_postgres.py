@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -28,6 +29,7 @@ import pytest
 import yaml
 
 import payments_assets
+from payments_assets.automation.executor import HOST_TAG, PID_TAG
 from payments_assets.checks.freshness import LATEST_PARTITION_LANDED
 from payments_assets.resources import Warehouse
 from payments_assets.sandbox import SandboxHandle, running_sandbox
@@ -351,7 +353,21 @@ def cli_runs(profile: Profile, folder: Path, *targets: tuple[str, str]) -> Itera
 
 @contextmanager
 def slot_held(instance: dg.DagsterInstance, pool: str) -> Iterator[Callable[[], None]]:
-    """Take the pool's only slot (limit from deploy/dagster.yaml); yields its release."""
+    """Take the pool's only slot (limit from deploy/dagster.yaml) for a live run; yields its
+    release.
+
+    The holder is a STARTED run of this test process on this host, as a run in flight is: the
+    runs' pool watch frees slots of holders that are over or whose process is gone, so a holder
+    with no run record would be freed within a second of the first run queueing behind it.
+    """
+    instance.add_run(
+        dg.DagsterRun(
+            job_name="pool_holder",
+            run_id=HOLDER_RUN,
+            status=dg.DagsterRunStatus.STARTED,
+            tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
+        )
+    )
     storage = instance.event_log_storage
     storage.initialize_concurrency_limit_to_default(pool)
     assert storage.get_concurrency_info(pool).slot_count == 1
@@ -368,6 +384,7 @@ def slot_held(instance: dg.DagsterInstance, pool: str) -> Iterator[Callable[[], 
         yield release
     finally:
         release()
+        instance.delete_run(HOLDER_RUN)
 
 
 def wait_until_blocked(instance: dg.DagsterInstance, pool: str, runs: list[CliRun]) -> None:
@@ -405,6 +422,7 @@ class PoolScenario:
     profile: Profile
     gateway_windows: list[tuple[float, float]]
     billing_done_while_gateway_waited: bool
+    released_at: float  # when the holder gave the slot back
 
 
 @pytest.fixture(scope="module")
@@ -421,15 +439,17 @@ def pool_scenario(sandbox, postgres_server, tmp_path_factory) -> Iterator[PoolSc
             wait_until_blocked(instance, "gateway_api", gateway_runs)
             assert billing_run.succeeded(), billing_run.output()
             waited = all(run.process.poll() is None for run in gateway_runs)
+            released_at = time.time()
             release()  # the gateway runs now compete for the pool's one slot
             for run in gateway_runs:
                 assert run.succeeded(), run.output()
         windows = [step_window(instance, partition, asset) for asset, partition in gateway]
-        yield PoolScenario(profile, windows, waited)
+        yield PoolScenario(profile, windows, waited, released_at)
 
 
 def test_two_runs_of_one_provider_are_serialized_by_its_pool(pool_scenario):
     first, second = sorted(pool_scenario.gateway_windows)
+    assert first[0] >= pool_scenario.released_at, "a gateway step ran while the slot was held"
     assert first[1] <= second[0], f"gateway steps overlapped: {first} and {second}"
     days = warehouse_rows(
         pool_scenario.profile.warehouse,
