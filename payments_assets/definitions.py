@@ -16,7 +16,7 @@ from .automation.executor import payments_executor
 from .automation.jobs import all_jobs, ingest_jobs
 from .automation.schedules import ingest_schedules
 from .automation.sensors.alerts import check_failure_alert, run_failure_alert
-from .automation.sensors.automation import build_automation_sensor
+from .automation.sensors.automation import automation_interval, build_automation_sensor
 from .automation.sensors.freshness import build_freshness_sensor
 from .automation.sensors.webhook_events import webhook_events_sensors
 from .automation.sensors.webhooks import webhook_sensors
@@ -63,7 +63,7 @@ defs = dg.Definitions.merge(
             build_freshness_sensor(PROVIDERS, automation=AUTOMATION),
             run_failure_alert,
             check_failure_alert,
-            build_automation_sensor(AUTOMATION),
+            build_automation_sensor(AUTOMATION, automation_interval()),
         ],
         resources=build_resources(PROVIDERS),
         # Celery workers when a broker is set (distributed.py), else the project's own executor

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import requests
 
+from .automation.sensors.automation import INTERVAL_VARIABLE
 from .demo_children import ChildGroup, DemoStopped, group_options, stopping_on_signals
 from .demo_dotenv import remove_dotenv, write_dotenv
 from .demo_guard import DemoRecord, DemoRefused, refuse_if_busy
@@ -34,6 +35,7 @@ LOCAL_INSTANCE = PROJECT_ROOT
 DEFAULT_UI_PORT = 3000
 DOTENV = PROJECT_ROOT / ".env"
 DEMO_RECORD = PROJECT_ROOT / "data" / "demo.json"
+DEMO_AUTOMATION_SECONDS = "5"  # the automation sensor's tick in the demo (Dagster's is 30 s)
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 """The history runs' console: warnings and errors only (every event is in the UI's event log)."""
 
@@ -174,7 +176,9 @@ def _run(args: argparse.Namespace, children: ChildGroup) -> int:
             print(f"sandbox payments API on {sandbox.base_url} (stats: {sandbox.base_url}/__stats)")
             print(f"webhook receiver on {receiver.base_url}/<provider>")
             quiet = {} if args.verbose else {LEVEL_VARIABLE: "WARNING"}
-            env = {**os.environ, **variables, **quiet}
+            # Staging, marts and exports follow the loaded history within seconds, not minutes.
+            ticks = {INTERVAL_VARIABLE: os.environ.get(INTERVAL_VARIABLE, DEMO_AUTOMATION_SECONDS)}
+            env = {**os.environ, **variables, **quiet, **ticks}
             if not args.no_history:
                 _load_history(env, children, keep=args.keep_history)
             _announce_second_terminal(variables)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from payments_assets.automation.sensors.automation import INTERVAL_VARIABLE, automation_interval
 from payments_assets.automation.switch import AutomationSwitch, automation_switch
 
 from .test_postgres import definitions_loaded_fresh
 
+AUTOMATION_SENSOR = "payments_automation"
 ALERTS = {"run_failure_alert", "check_failure_alert"}  # launch nothing: running in every profile
 
 
@@ -56,3 +58,19 @@ def test_local_profile_runs_automation_unless_switched_off(monkeypatch):
     assert set(_statuses(monkeypatch).values()) == {"RUNNING"}
     statuses = _statuses(monkeypatch, PAYMENTS_AUTOMATION="off")
     assert _automation(statuses) == {"STOPPED"} and {statuses[n] for n in ALERTS} == {"RUNNING"}
+
+
+def _automation_sensor_interval(monkeypatch, **environ: str) -> int | None:
+    monkeypatch.delenv(INTERVAL_VARIABLE, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    [sensor] = [s for s in definitions_loaded_fresh().sensors or [] if s.name == AUTOMATION_SENSOR]
+    return sensor.minimum_interval_seconds
+
+
+def test_the_automation_sensor_ticks_every_30_s_unless_the_variable_says_otherwise(monkeypatch):
+    assert _automation_sensor_interval(monkeypatch) == 30
+    assert _automation_sensor_interval(monkeypatch, **{INTERVAL_VARIABLE: "5"}) == 5
+    for wrong in ("0", "-5", "2.5", "soon"):
+        with pytest.raises(ValueError, match=f"{INTERVAL_VARIABLE} must be whole seconds"):
+            automation_interval({INTERVAL_VARIABLE: wrong})
