@@ -3,6 +3,7 @@ and the tests that need them), STOPPED in the production profile unless PAYMENTS
 
 from __future__ import annotations
 
+import dagster as dg
 import pytest
 
 from payments_assets.automation.sensors.automation import INTERVAL_VARIABLE, automation_interval
@@ -14,12 +15,17 @@ AUTOMATION_SENSOR = "payments_automation"
 ALERTS = {"run_failure_alert", "check_failure_alert"}  # launch nothing: running in every profile
 
 
-def _statuses(monkeypatch, **environ: str) -> dict[str, str]:
-    for name in ("PAYMENTS_DESTINATION", "PAYMENTS_AUTOMATION"):
+def _definitions_with(monkeypatch, **environ: str) -> dg.Definitions:
+    """The code location loaded anew with only `environ` of the variables that shape automation."""
+    for name in ("PAYMENTS_DESTINATION", "PAYMENTS_AUTOMATION", INTERVAL_VARIABLE):
         monkeypatch.delenv(name, raising=False)
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
-    defs = definitions_loaded_fresh()
+    return definitions_loaded_fresh()
+
+
+def _statuses(monkeypatch, **environ: str) -> dict[str, str]:
+    defs = _definitions_with(monkeypatch, **environ)
     return {
         **{s.name: s.default_status.value for s in defs.schedules or []},
         **{s.name: s.default_status.value for s in defs.sensors or []},
@@ -61,10 +67,8 @@ def test_local_profile_runs_automation_unless_switched_off(monkeypatch):
 
 
 def _automation_sensor_interval(monkeypatch, **environ: str) -> int | None:
-    monkeypatch.delenv(INTERVAL_VARIABLE, raising=False)
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
-    [sensor] = [s for s in definitions_loaded_fresh().sensors or [] if s.name == AUTOMATION_SENSOR]
+    sensors = _definitions_with(monkeypatch, **environ).sensors or []
+    [sensor] = [s for s in sensors if s.name == AUTOMATION_SENSOR]
     return sensor.minimum_interval_seconds
 
 
